@@ -1,0 +1,1 @@
+"""The HTTP API, the live-stream hub and its WebSocket and SSE adapters."""

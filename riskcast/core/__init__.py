@@ -1,0 +1,1 @@
+"""The nouns: sites, variables, readings, events, and the clock."""

@@ -1,0 +1,159 @@
+"""All of riskcast's settings and their defaults, in one place.
+
+Precedence, lowest first: the defaults below, a TOML config file (``--config FILE`` or
+``RISKCAST_CONFIG``), ``RISKCAST_<NAME>`` environment variables, then command-line flags.
+Durations are text such as ``90s``, ``15m``, ``1h``, ``7d``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from riskcast.core.clock import parse_duration
+from riskcast.exceptions import ConfigError, ValidationError
+
+ENV_PREFIX = "RISKCAST_"
+
+
+class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Every setting, with its default."""
+
+    #: Address and port ``riskcast serve`` listens on.
+    host: str = "127.0.0.1"
+    port: int = 8000
+    #: Where the embedded database, backups and state live.
+    data_dir: Path = Path(".riskcast")
+    #: Storage URL: empty means SQLite at ``<data_dir>/riskcast.db``; or ``sqlite:///path``,
+    #: ``memory``.
+    storage: str = ""
+    #: Bus URL: ``memory`` (in-process).
+    bus: str = "memory"
+    #: Packs to load; empty loads every installed pack.
+    packs: list[str] = []
+
+    #: Most readings accepted in one ``POST /api/v1/readings``.
+    max_batch: int = 10_000
+    #: Readings stamped further than this in the future are refused.
+    max_future_skew: str = "5m"
+    #: Readings waiting for a commit before ingest answers 503 with Retry-After.
+    max_pending_readings: int = 200_000
+    #: Largest request body accepted, in bytes.
+    max_body_bytes: int = 16 * 1024 * 1024
+
+    #: Events retained per channel for resume with ``since`` / ``Last-Event-ID``.
+    history_size: int = 1000
+    #: Bytes a live-stream subscriber may have unsent before it is dropped as too slow.
+    subscriber_buffer_bytes: int = 4 * 1024 * 1024
+    #: How often a quiet live stream sends a keep-alive.
+    keepalive: str = "15s"
+
+    #: Raw readings older than this are deleted by the retention job; ``0`` keeps forever.
+    retention: str = "365d"
+    #: Per-variable overrides of ``retention``, e.g. ``{"temp_c": "30d"}``.
+    retention_by_variable: dict[str, str] = {}
+    #: How often the retention job runs.
+    retention_interval: str = "1h"
+
+    #: Rows per page in raw series queries (default and most).
+    page_size: int = 1000
+    max_page_size: int = 10_000
+
+    #: Run the built-in simulator (``make demo`` turns it on).
+    simulate: bool = False
+    simulate_sites: int = 5
+    simulate_interval: str = "1s"
+
+    #: Log level and format (``json`` or ``console``).
+    log_level: str = "info"
+    log_format: str = "console"
+
+    def __post_init__(self) -> None:
+        for name in ("max_future_skew", "keepalive", "retention_interval", "simulate_interval"):
+            _check_duration(name, getattr(self, name))
+        if self.retention != "0":
+            _check_duration("retention", self.retention)
+        for variable, value in self.retention_by_variable.items():
+            _check_duration(f"retention_by_variable.{variable}", value)
+        for name in ("max_batch", "max_pending_readings", "history_size", "page_size",
+                     "max_page_size", "max_body_bytes", "subscriber_buffer_bytes"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"setting {name}: must be at least 1")
+
+    @property
+    def storage_url(self) -> str:
+        """The storage URL with the default filled in."""
+        return self.storage or f"sqlite:///{self.data_dir / 'riskcast.db'}"
+
+    def us(self, name: str) -> int:
+        """A duration setting in microseconds (``0`` for a disabled retention)."""
+        value = getattr(self, name)
+        return 0 if value == "0" else parse_duration(value, field=name)
+
+
+def _check_duration(name: str, value: str) -> None:
+    try:
+        parse_duration(value, field=name)
+    except ValidationError as err:
+        raise ConfigError(f"setting {name}: {err}") from err
+
+
+def _field_types() -> dict[str, Any]:
+    return {f.name: f.type for f in msgspec.structs.fields(Settings)}
+
+
+def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, kind in _field_types().items():
+        raw = environ.get(ENV_PREFIX + name.upper())
+        if raw is None:
+            continue
+        if "dict" in str(kind) or "list" in str(kind):
+            stripped = raw.strip()
+            if name == "packs" and not stripped.startswith("["):
+                values[name] = [p.strip() for p in stripped.split(",") if p.strip()]
+                continue
+            try:
+                values[name] = msgspec.json.decode(stripped)
+            except msgspec.DecodeError as err:
+                raise ConfigError(f"{ENV_PREFIX}{name.upper()}: not valid JSON: {err}") from err
+        else:
+            values[name] = raw
+    return values
+
+
+def load_settings(
+    config_file: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Settings from defaults, a TOML file, ``RISKCAST_*`` variables and ``overrides``.
+
+    ``None`` values in ``overrides`` are ignored, so CLI flags left unset fall through.
+
+    >>> load_settings(environ={"RISKCAST_PORT": "9000"}).port
+    9000
+    """
+    env = os.environ if environ is None else environ
+    merged: dict[str, Any] = {}
+    config_file = config_file or env.get(ENV_PREFIX + "CONFIG")
+    if config_file:
+        path = Path(config_file)
+        try:
+            with path.open("rb") as fh:
+                merged.update(tomllib.load(fh))
+        except FileNotFoundError as err:
+            raise ConfigError(f"config file not found: {path}") from err
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"config file {path}: {err}") from err
+    merged.update(_from_env(env))
+    merged.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    try:
+        return msgspec.convert(merged, Settings, strict=False)
+    except msgspec.ValidationError as err:
+        raise ConfigError(f"invalid setting: {err}") from err
