@@ -32,6 +32,8 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: Storage URL: empty means SQLite at ``<data_dir>/riskcast.db``; or ``sqlite:///path``,
     #: ``memory``.
     storage: str = ""
+    #: SQLite's ``synchronous``: ``full`` survives power loss, ``normal`` only a crash.
+    sqlite_synchronous: str = "full"
     #: Bus URL: ``memory`` (in-process).
     bus: str = "memory"
     #: Packs to load; empty loads every installed pack.
@@ -76,6 +78,8 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     def __post_init__(self) -> None:
         for name in ("max_future_skew", "keepalive", "retention_interval", "simulate_interval"):
             _check_duration(name, getattr(self, name))
+        if self.sqlite_synchronous not in ("normal", "full", "extra"):
+            raise ConfigError("setting sqlite_synchronous: use normal, full or extra")
         if self.retention != "0":
             _check_duration("retention", self.retention)
         for variable, value in self.retention_by_variable.items():

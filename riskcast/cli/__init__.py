@@ -1,1 +1,1 @@
-"""riskcast.cli"""
+"""The ``riskcast`` command line."""

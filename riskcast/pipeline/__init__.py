@@ -1,1 +1,5 @@
-"""riskcast.pipeline"""
+"""The pipeline wiring ingest → store → derive → decide → publish."""
+
+from riskcast.pipeline.pipeline import IngestResult, Pipeline
+
+__all__ = ["IngestResult", "Pipeline"]

@@ -1,1 +1,25 @@
-"""riskcast.storage"""
+"""Storage backends. ``open_storage(url)`` picks one by URL."""
+
+from __future__ import annotations
+
+from riskcast.exceptions import ConfigError
+from riskcast.storage.base import Bucket, Latest, Point, Storage
+
+
+def open_storage(url: str, *, sqlite_synchronous: str = "full") -> Storage:
+    """The storage for ``url``: ``sqlite:///path`` or a plain path (default), ``memory``."""
+    if url in ("memory", "memory://"):
+        from riskcast.storage.memory import MemoryStorage
+
+        return MemoryStorage()
+    if url.startswith(("postgres://", "postgresql://")):
+        raise ConfigError("storage: PostgreSQL is not available in this version")
+    path = url.removeprefix("sqlite:///").removeprefix("sqlite://")
+    if "://" in path:
+        raise ConfigError(f"storage: unsupported URL {url!r} (supported: sqlite:///PATH, memory)")
+    from riskcast.storage.sqlite import SqliteStorage
+
+    return SqliteStorage(path, synchronous=sqlite_synchronous)
+
+
+__all__ = ["Bucket", "Latest", "Point", "Storage", "open_storage"]

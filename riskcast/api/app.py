@@ -1,0 +1,67 @@
+"""The ASGI application: ``create_app(settings)``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import msgspec
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from riskcast import __version__
+from riskcast.api import problems, sse, ws
+from riskcast.api.limits import BodySizeLimit
+from riskcast.api.routes import catalog, health, readings, series, sites
+from riskcast.api.runtime import Runtime
+from riskcast.settings import Settings
+
+DESCRIPTION = """\
+riskcast turns readings from the field into indices, forecasts and alerts, and streams them
+live. Times are RFC 3339 UTC. Errors are `application/problem+json` naming the field at fault.
+Live streams: WebSocket at `/ws`, Server-Sent Events at `/sse`.
+"""
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
+    """The FastAPI app; the runtime starts and stops with the app's lifespan."""
+    settings = settings or (runtime.settings if runtime else Settings())
+    rt = runtime or Runtime(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await rt.start()
+        try:
+            yield
+        finally:
+            await rt.aclose()
+
+    app = FastAPI(title="riskcast", version=__version__, description=DESCRIPTION,
+                  lifespan=lifespan, docs_url="/docs", redoc_url="/redoc")
+    app.state.runtime = rt
+    app.state.hub = rt.hub
+    problems.install(app)
+    for module in (health, sites, readings, series, catalog):
+        app.include_router(module.router)
+    app.include_router(ws.router)
+    app.include_router(sse.router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def wrap(app: FastAPI, settings: Settings) -> Any:
+    """The app behind the ASGI guards that must run before routing (body size)."""
+    return BodySizeLimit(app, settings.max_body_bytes)
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                         routes=app.routes)
+    _, components = msgspec.json.schema_components(
+        readings.SCHEMA_TYPES, ref_template="#/components/schemas/{name}")
+    schema.setdefault("components", {}).setdefault("schemas", {}).update(components)
+    app.openapi_schema = schema
+    return schema

@@ -1,0 +1,98 @@
+"""The running platform: storage, bus, packs, pipeline, hub and background jobs.
+
+One :class:`Runtime` per app, kept on ``app.state.runtime`` (never in a module global).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from riskcast.api.hub import Hub
+from riskcast.bus import open_bus
+from riskcast.bus.base import Bus
+from riskcast.ingest.simulator import Simulator
+from riskcast.packs.registry import PackSet
+from riskcast.pipeline import Pipeline
+from riskcast.pipeline.retention import RetentionJob
+from riskcast.settings import Settings
+from riskcast.storage import open_storage
+from riskcast.storage.base import Storage
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    """Everything one server process runs, started and stopped in order."""
+
+    def __init__(self, settings: Settings, *, storage: Storage | None = None,
+                 bus: Bus | None = None, packs: PackSet | None = None) -> None:
+        self.settings = settings
+        self.storage = storage or open_storage(settings.storage_url,
+                                               sqlite_synchronous=settings.sqlite_synchronous)
+        self.bus = bus or open_bus(settings.bus, history_size=settings.history_size)
+        self.packs = packs or PackSet.load(settings.packs)
+        self.pipeline = Pipeline(self.storage, self.bus, self.packs, settings)
+        self.hub = Hub(self.bus, buffer_bytes=settings.subscriber_buffer_bytes,
+                       keepalive=settings.us("keepalive") / 1e6)
+        self.retention = RetentionJob(self.storage, settings)
+        self.simulator: Simulator | None = None
+        self.draining = False
+        self.started_at = time.time()
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    async def start(self) -> None:
+        await self.storage.open()
+        await self.bus.start()
+        await self.pipeline.start()
+        await self.hub.start()
+        self._tasks.append(asyncio.create_task(self.retention.run(), name="retention"))
+        if self.settings.simulate:
+            self.simulator = await self._start_simulator()
+            self._tasks.append(asyncio.create_task(self.simulator.run(), name="simulator"))
+
+    async def _start_simulator(self) -> Simulator:
+        sites = []
+        count = self.settings.simulate_sites
+        for pack in self.packs.packs.values():
+            if pack.simulator is None:
+                continue
+            for index in range(count):
+                sim = pack.simulator(index, 42)
+                if sim.site.id not in self.pipeline.sites:
+                    await self.pipeline.put_site(sim.site)
+                sites.append(sim)
+        log.info("simulating %d sites", len(sites))
+        return Simulator(sites, self._ingest_items,
+                         interval=self.settings.us("simulate_interval") / 1e6)
+
+    async def _ingest_items(self, items: list[Any], source: str) -> object:
+        return await self.pipeline.ingest(items, source)
+
+    async def aclose(self) -> None:
+        """Stop sources first, commit what was accepted, then close streams and storage."""
+        self.draining = True
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self.pipeline.aclose()
+        await self.hub.aclose()
+        await self.bus.aclose()
+        await self.storage.aclose()
+
+    def stats(self) -> dict[str, Any]:
+        c = self.pipeline.committer
+        return {
+            "uptime_s": round(time.time() - self.started_at, 1),
+            "sites": len(self.pipeline.sites),
+            "ingest": {"accepted": self.pipeline.accepted_total,
+                       "rejected": self.pipeline.rejected_total,
+                       "pending": c.pending_rows, "commits": c.commits,
+                       "committed": c.committed_rows,
+                       "publish_failures": self.pipeline.publish_failures},
+            "streams": self.hub.stats(),
+            "retention": {"runs": self.retention.runs, "deleted": self.retention.deleted},
+        }

@@ -1,0 +1,24 @@
+"""``riskcast``: serve the platform, load files, inspect and manage data."""
+
+from __future__ import annotations
+
+import typer
+
+from riskcast import __version__
+from riskcast.cli.ingest import ingest
+from riskcast.cli.serve import serve
+
+app = typer.Typer(name="riskcast", help=__doc__, no_args_is_help=True,
+                  pretty_exceptions_show_locals=False, add_completion=False)
+app.command()(serve)
+app.command()(ingest)
+
+
+@app.command()
+def version() -> None:
+    """Print riskcast's version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    app()

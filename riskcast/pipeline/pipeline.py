@@ -1,0 +1,142 @@
+"""The pipeline: ingest → store → publish (derive and decide hook in here as packs grow).
+
+A batch is validated, handed to the group committer, and once committed its readings are
+published on ``site.<id>``, one event per site per batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+
+from riskcast.bus.base import Bus
+from riskcast.core.clock import format_us, now_us
+from riskcast.core.readings import ReadingIn, Rejection, decode_batch, to_rows
+from riskcast.core.sites import Site
+from riskcast.core.variables import QUALITY_NAMES
+from riskcast.ingest.writer import GroupCommitter
+from riskcast.packs.registry import PackSet
+from riskcast.settings import Settings
+from riskcast.storage.base import Storage
+from riskcast.types import ReadingRow
+
+log = logging.getLogger(__name__)
+
+
+class IngestResult(msgspec.Struct):
+    """What became of a batch: how many were stored, which were refused and why."""
+
+    accepted: int
+    rejected: list[Rejection]
+
+
+class Pipeline:
+    """Wires storage, bus and packs; the one path every source's readings take."""
+
+    def __init__(self, storage: Storage, bus: Bus, packs: PackSet, settings: Settings) -> None:
+        self.storage = storage
+        self.bus = bus
+        self.packs = packs
+        self.settings = settings
+        self.sites: dict[str, Site] = {}
+        self.committer = GroupCommitter(storage, max_pending=settings.max_pending_readings)
+        self.max_future_us = settings.us("max_future_skew")
+        self.variables = {v.name: v for v in packs.variables}
+        self.accepted_total = 0
+        self.rejected_total = 0
+        self.publish_failures = 0
+
+    async def start(self) -> None:
+        self.sites = {s.id: s for s in await self.storage.get_sites()}
+        await self.committer.start()
+
+    async def aclose(self) -> None:
+        """Commit everything already accepted, then stop taking more."""
+        await self.committer.aclose()
+
+    # -- sites ------------------------------------------------------------------------
+
+    async def put_site(self, site: Site) -> bool:
+        site.validate(set(self.packs.packs))
+        created = await self.storage.put_site(site)
+        self.sites[site.id] = site
+        await self._publish_quietly("system", {
+            "type": "site.created" if created else "site.updated", "site": site.id})
+        return created
+
+    async def delete_site(self, site_id: str, *, purge: bool = False) -> bool:
+        found = await self.storage.delete_site(site_id, purge=purge)
+        self.sites.pop(site_id, None)
+        if found:
+            await self._publish_quietly("system", {"type": "site.deleted", "site": site_id,
+                                                    "purged": purge})
+        return found
+
+    async def _refresh_sites(self, ids: set[str]) -> None:
+        """Another process may have created these sites since we loaded ours."""
+        for site in await self.storage.get_sites(sorted(ids)):
+            self.sites[site.id] = site
+
+    # -- readings ---------------------------------------------------------------------
+
+    async def ingest_body(self, body: bytes, source: str = "api") -> IngestResult:
+        """Decode a ``{"readings": [...]}`` body and ingest it (ValidationError if malformed)."""
+        items, rejected = decode_batch(body, self.settings.max_batch)
+        return await self.ingest(items, source, rejected=rejected)
+
+    async def ingest(self, items: Sequence[ReadingIn | None], source: str = "api", *,
+                     rejected: list[Rejection] | None = None) -> IngestResult:
+        """Validate, commit and publish; returns once the accepted readings are durable."""
+        rejected = [] if rejected is None else rejected
+        unknown = {i.site for i in items if i is not None and i.site not in self.sites}
+        if unknown:
+            await self._refresh_sites(unknown)
+        rows = to_rows(items, known_sites=self.sites, variables=self.variables,
+                       now_us=now_us(), max_future_us=self.max_future_us,
+                       default_source=source, rejected=rejected)
+        await self.committer.submit(rows)
+        self.accepted_total += len(rows)
+        self.rejected_total += len(rejected)
+        if rows:
+            await self._publish_rows(rows)
+        rejected.sort(key=lambda r: r.index)
+        return IngestResult(len(rows), rejected)
+
+    async def _publish_rows(self, rows: Sequence[ReadingRow]) -> None:
+        by_site: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        fmt = _TimeFormatter()
+        for site, variable, t, value, quality, _ in rows:
+            by_site[site].append({"variable": variable, "time": fmt(t), "value": value,
+                                  "quality": QUALITY_NAMES[quality]})
+        for site, readings in by_site.items():
+            await self._publish_quietly(f"site.{site}", {
+                "type": "readings", "site": site, "readings": readings})
+
+    async def _publish_quietly(self, channel: str, data: Any) -> None:
+        # Storage is the truth: a failed publish is counted and logged, never undoes a commit.
+        try:
+            await self.bus.publish(channel, data)
+        except Exception:
+            self.publish_failures += 1
+            log.exception("publish on %s failed", channel)
+
+
+class _TimeFormatter:
+    """RFC 3339 formatting that reuses the date-and-second part across readings."""
+
+    __slots__ = ("_prefix", "_second")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(self, t: int) -> str:
+        second, micro = divmod(t, 1_000_000)
+        if second != self._second:
+            self._second = second
+            self._prefix = format_us(second * 1_000_000)[:-1]
+        return f"{self._prefix}.{micro:06d}Z" if micro else self._prefix + "Z"

@@ -1,0 +1,51 @@
+"""Fixtures shared by the whole suite."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+#: In CI every service must be there: a test that needs one fails instead of skipping.
+IN_CI = os.environ.get("CI", "").lower() == "true"
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def service_reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Skip with a reason when a service is down, but fail under CI=true."""
+    if service_reachable(host, port):
+        return
+    message = f"{name} is not reachable on {host}:{port}"
+    if IN_CI:
+        pytest.fail(f"{message} (CI=true: services must be up)")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def server(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A real riskcast server on SQLite in a temporary data dir, with site ``s1``."""
+    import httpx
+
+    from riskcast.settings import Settings
+    from riskcast.testing.server import live_server
+
+    settings = Settings(data_dir=tmp_path / "data", sqlite_synchronous="normal",
+                        max_future_skew="5m", retention="0")
+    with live_server(settings) as srv:
+        httpx.post(f"{srv.url}/api/v1/sites", json={"id": "s1", "name": "One"}).raise_for_status()
+        yield srv
