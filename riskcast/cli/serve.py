@@ -16,9 +16,15 @@ log = logging.getLogger("riskcast")
 class _Server(uvicorn.Server):
     """uvicorn's server, marking the runtime as draining as soon as a signal arrives."""
 
-    def __init__(self, config: uvicorn.Config, app: Any) -> None:
+    def __init__(self, config: uvicorn.Config, app: Any, banner: str) -> None:
         super().__init__(config)
         self._riskcast_app = app
+        self._banner = banner
+
+    async def startup(self, sockets: Any = None) -> None:
+        await super().startup(sockets)
+        if self.started:  # printed once listening, so scripts can wait for this line
+            typer.echo(self._banner)
 
     def handle_exit(self, sig: int, frame: Any) -> None:
         self._riskcast_app.state.runtime.draining = True
@@ -50,15 +56,16 @@ def serve(
     configure(settings.log_level, settings.log_format)
     app = create_app(settings)
     base = f"http://{settings.host}:{settings.port}"
-    typer.echo(
-        f"riskcast serving on {base}  (data: {settings.storage_url}, bus: {settings.bus})\n"
+    banner = (
+        f"riskcast ready on {base}  (data: {settings.storage_url}, bus: {settings.bus})\n"
         f"  dashboard   {base}/\n"
         f"  API docs    {base}/docs\n"
         f"  WebSocket   ws://{settings.host}:{settings.port}/ws\n"
         f"  SSE         {base}/sse?channels=system\n"
-        f"  health      {base}/health/ready")
+        f"  health      {base}/health/ready\n"
+        "Ctrl-C or SIGTERM stops it after committing everything acknowledged.")
     config_ = uvicorn.Config(
         wrap(app, settings), host=settings.host, port=settings.port, ws=FastWebSocketProtocol,
         log_config=None, timeout_graceful_shutdown=30, lifespan="on",
         ws_max_size=64 * 1024, loop="auto", http="httptools")
-    _Server(config_, app).run()
+    _Server(config_, app, banner).run()

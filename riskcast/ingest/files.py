@@ -145,7 +145,8 @@ def iter_chunks(table: pa.Table, mapping: FileMapping, *, chunk_rows: int = 10_0
         yield Chunk(items, rows, rejected)
 
 
-def _add(items: list[ReadingIn | None], rejected: list[Rejection], site: Any, variable: Any, stamp: Any, value: Any) -> None:
+def _add(items: list[ReadingIn | None], rejected: list[Rejection], site: Any, variable: Any,
+         stamp: Any, value: Any) -> None:
     """Append an item, or ``None`` plus a rejection naming the field at fault."""
     local = len(items)
     problem: tuple[str, str] | None = None

@@ -48,7 +48,8 @@ def _same(got: list[tuple[int, float, float, float, int]],
         assert math.isclose(g[1], w[1], rel_tol=1e-9, abs_tol=1e-6)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=readings, start=st.integers(-10**13, 0), span=st.integers(1, 2 * 10**13),
        every=st.integers(1_000_000, 10**12))
 def test_rollups_match_reference(tmp_path: Path, data: dict[int, tuple[float, int]],

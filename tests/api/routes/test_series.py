@@ -8,7 +8,7 @@ from riskcast.testing.server import LiveServer
 
 
 def seed(server: LiveServer) -> None:
-    readings = [{"site": "s1", "variable": "temp_c", "value": float(m),
+    readings = [{"site": "s1", "variable": "temp_c", "value": m / 10,
                  "time": f"2026-07-01T{m // 60:02d}:{m % 60:02d}:00Z"} for m in range(0, 180, 3)]
     readings.append({"site": "s1", "variable": "rh_pct", "value": 55.0,
                      "time": "2026-07-01T02:00:00Z"})
@@ -27,7 +27,7 @@ def test_raw_series_pages_by_cursor(server: LiveServer) -> None:
         cursor = page["next_cursor"]
         if cursor is None:
             break
-    assert values == [float(m) for m in range(0, 180, 3)]
+    assert values == [m / 10 for m in range(0, 180, 3)]
     assert page["unit"] == "°C"
 
 
@@ -37,15 +37,15 @@ def test_rollups_per_hour(server: LiveServer) -> None:
                      params={"from": "2026-07-01T00:00:00Z", "to": "2026-07-01T03:00:00Z",
                              "every": "1h"}).json()
     assert [(b["start"], b["count"], b["min"], b["max"]) for b in page["buckets"]] == [
-        ("2026-07-01T00:00:00Z", 20, 0.0, 57.0), ("2026-07-01T01:00:00Z", 20, 60.0, 117.0),
-        ("2026-07-01T02:00:00Z", 20, 120.0, 177.0)]
-    assert page["buckets"][0]["mean"] == sum(range(0, 60, 3)) / 20
+        ("2026-07-01T00:00:00Z", 20, 0.0, 5.7), ("2026-07-01T01:00:00Z", 20, 6.0, 11.7),
+        ("2026-07-01T02:00:00Z", 20, 12.0, 17.7)]
+    assert abs(page["buckets"][0]["mean"] - sum(range(0, 60, 3)) / 200) < 1e-12
 
 
 def test_latest_per_variable(server: LiveServer) -> None:
     seed(server)
     latest = httpx.get(f"{server.url}/api/v1/sites/s1/latest").json()["latest"]
-    assert latest["temp_c"]["value"] == 177.0 and latest["temp_c"]["time"] == "2026-07-01T02:57:00Z"
+    assert latest["temp_c"]["value"] == 17.7 and latest["temp_c"]["time"] == "2026-07-01T02:57:00Z"
     assert latest["rh_pct"] == {"time": "2026-07-01T02:00:00Z", "value": 55.0,
                                 "quality": "good", "unit": "%"}
 
