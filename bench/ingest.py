@@ -115,8 +115,14 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], path: str = "/health/liv
     raise TimeoutError(f"{url} did not come up")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_riskcast(directory: Path, args: argparse.Namespace, synchronous: str
-                 ) -> tuple[float, int, int, list[float]]:
+                 ) -> tuple[float, int, int, list[float], float]:
     port = free_port()
     env = {**os.environ, "RISKCAST_SQLITE_SYNCHRONOUS": synchronous,
            "RISKCAST_LOG_LEVEL": "warning", "RISKCAST_RETENTION": "0"}
@@ -131,15 +137,17 @@ def run_riskcast(directory: Path, args: argparse.Namespace, synchronous: str
             httpx.post(f"{url}/api/v1/sites", json={"id": f"b{k}"}).raise_for_status()
         payloads = bodies(int(args.seconds * 250_000 / args.batch) + 10, args.batch)
         asyncio.run(drive(url, payloads[:5], 5, 1))  # warm up
+        cpu = cpu_seconds(proc.pid)
         acked, elapsed, lat = asyncio.run(drive(url, payloads[5:], args.seconds,
                                                 args.concurrency))
+        cpu = cpu_seconds(proc.pid) - cpu
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
     conn = sqlite3.connect(data / "riskcast.db")
     stored = conn.execute("SELECT count(*) FROM readings").fetchone()[0]
     conn.close()
-    return acked / elapsed, acked + 5 * args.batch, stored, lat
+    return acked / elapsed, acked + 5 * args.batch, stored, lat, cpu / max(acked, 1) * 1e6
 
 
 def run_seed(directory: Path, args: argparse.Namespace) -> float:
@@ -172,23 +180,26 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--ceiling-rows", type=int, default=500_000)
     parser.add_argument("--synchronous", default="full", choices=["normal", "full"])
+    parser.add_argument("--skip-seed", action="store_true", help="leave out the slow baseline")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         ceiling = raw_ceiling(directory, args.ceiling_rows, args.synchronous)
         print(f"raw SQLite ceiling (executemany, one transaction, synchronous="
               f"{args.synchronous}): {ceiling:,.0f} rows/s")
-        rate, acked, stored, lat = run_riskcast(directory, args, args.synchronous)
+        rate, acked, stored, lat, cpu_us = run_riskcast(directory, args, args.synchronous)
         print(f"riskcast POST /api/v1/readings (batch {args.batch}, {args.concurrency} "
               f"connections, synchronous={args.synchronous}): {rate:,.0f} readings/s; "
-              f"request p50 {pct(lat, 0.5):.1f} ms, p99 {pct(lat, 0.99):.1f} ms")
+              f"request p50 {pct(lat, 0.5):.1f} ms, p99 {pct(lat, 0.99):.1f} ms; "
+              f"server CPU {cpu_us:.1f} µs per reading")
         print(f"  acknowledged {acked:,}, stored {stored:,}: "
               f"{'OK' if stored >= acked else 'LOST READINGS'}")
-        seed = run_seed(directory, args)
-        print(f"seed-style endpoint (SQLAlchemy ORM, insert + commit per reading): "
-              f"{seed:,.0f} readings/s")
         print(f"ratio riskcast / raw ceiling: {rate / ceiling:.2f}")
-        print(f"ratio riskcast / seed-style: {rate / seed:,.0f}x")
+        if not args.skip_seed:
+            seed = run_seed(directory, args)
+            print(f"seed-style endpoint (SQLAlchemy ORM, insert + commit per reading): "
+                  f"{seed:,.0f} readings/s")
+            print(f"ratio riskcast / seed-style: {rate / seed:,.0f}x")
 
 
 if __name__ == "__main__":

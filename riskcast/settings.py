@@ -83,7 +83,8 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         if self.retention != "0":
             _check_duration("retention", self.retention)
         for variable, value in self.retention_by_variable.items():
-            _check_duration(f"retention_by_variable.{variable}", value)
+            if value != "0":
+                _check_duration(f"retention_by_variable.{variable}", value)
         for name in ("max_batch", "max_pending_readings", "history_size", "page_size",
                      "max_page_size", "max_body_bytes", "subscriber_buffer_bytes"):
             if getattr(self, name) < 1:
@@ -104,7 +105,7 @@ def _check_duration(name: str, value: str) -> None:
     try:
         parse_duration(value, field=name)
     except ValidationError as err:
-        raise ConfigError(f"setting {name}: {err}") from err
+        raise ConfigError(f"setting {err}") from err
 
 
 def _field_types() -> dict[str, Any]:

@@ -12,4 +12,4 @@ Micros: TypeAlias = int
 JSON: TypeAlias = Any
 
 #: A row bound for the readings table: (site, variable, time, value, quality, source).
-ReadingRow: TypeAlias = tuple[str, str, int, float, int, str]
+ReadingRow: TypeAlias = tuple[str, str, int, float, int, str | None]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -28,7 +29,7 @@ _STATUS_TITLES = {400: "Bad request", 404: "Not found", 409: "Conflict", 413: "B
 
 
 def problem(status: int, detail: str, *, field: str | None = None,
-            headers: dict[str, str] | None = None, **extra: Any) -> Response:
+            headers: Mapping[str, str] | None = None, **extra: Any) -> Response:
     """A problem+json response."""
     body: dict[str, Any] = {"type": "about:blank", "title": _STATUS_TITLES.get(status, "Error"),
                             "status": status, "detail": detail}

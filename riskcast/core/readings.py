@@ -7,7 +7,7 @@ item, so a malformed item is refused with its reason and the rest are kept.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
@@ -99,7 +99,7 @@ def _field_of(err: Exception, default: str | None) -> str | None:
 def to_rows(
     items: Iterable[ReadingIn | None],
     *,
-    known_sites: set[str] | dict[str, object],
+    known_sites: set[str] | Mapping[str, object],
     variables: dict[str, Variable],
     now_us: int,
     max_future_us: int,

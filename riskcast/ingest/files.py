@@ -78,7 +78,8 @@ def _times(column: pa.ChunkedArray) -> list[Any]:
     if pa.types.is_timestamp(kind):
         if kind.tz is None:
             column = pc.assume_timezone(column, "UTC")
-        return column.cast(pa.timestamp("us", tz="UTC")).to_pylist()
+        times: list[Any] = column.cast(pa.timestamp("us", tz="UTC")).to_pylist()
+        return times
     if pa.types.is_integer(kind) or pa.types.is_floating(kind):
         return [None if v is None else float(v) for v in column.to_pylist()]
     return [None if v is None else str(v) for v in column.to_pylist()]

@@ -7,6 +7,7 @@ one connection per reader thread (WAL lets them run beside the writer).
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -24,6 +25,7 @@ from riskcast.storage.base import Bucket, Latest, Point, Storage
 from riskcast.types import ReadingRow
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 _UPSERT = (
     "INSERT INTO readings (series, time, value, quality, source) VALUES (?, ?, ?, ?, ?) "
@@ -56,6 +58,12 @@ class SqliteStorage(Storage):
         self.synchronous = synchronous
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
         self._readers = ThreadPoolExecutor(readers, thread_name_prefix="sqlite-reader")
+        # Checkpoints copy the WAL into the database; on their own thread and connection
+        # they never hold up a commit (SQLite's automatic ones run inside the commit).
+        self._checkpointer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-checkpoint")
+        self._checkpoint_conn: sqlite3.Connection | None = None
+        self._checkpointing: asyncio.Future[None] | None = None
+        self._rows_since_checkpoint = 0
         self._local = threading.local()
         self._wconn: sqlite3.Connection | None = None
         self._series: dict[tuple[str, str], int] = {}
@@ -111,6 +119,7 @@ class SqliteStorage(Storage):
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if mode.lower() != "wal":
             raise StorageError(f"sqlite: could not switch {self.path} to WAL (got {mode})")
+        conn.execute("PRAGMA wal_autocheckpoint = 0")
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         for number, sql in _migrations():
             if number > version:
@@ -129,11 +138,41 @@ class SqliteStorage(Storage):
     async def aclose(self) -> None:
         if self._closed:
             return
+        if self._checkpointing is not None:
+            await asyncio.gather(self._checkpointing, return_exceptions=True)
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._writer, self._close_writer)
         self._closed = True
         self._writer.shutdown(wait=True)
         self._readers.shutdown(wait=True)
+        self._checkpointer.submit(self._close_checkpointer).result()
+        self._checkpointer.shutdown(wait=True)
+
+    def _close_checkpointer(self) -> None:
+        if self._checkpoint_conn is not None:
+            self._checkpoint_conn.close()
+            self._checkpoint_conn = None
+
+    def _maybe_checkpoint(self, rows: int) -> None:
+        """Start a passive checkpoint in the background every ~20,000 rows written."""
+        self._rows_since_checkpoint += rows
+        if self._rows_since_checkpoint < 20_000 or self._checkpointing is not None:
+            return
+        self._rows_since_checkpoint = 0
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._checkpointer, self._checkpoint_sync)
+        self._checkpointing = future
+        future.add_done_callback(self._checkpoint_done)
+
+    def _checkpoint_done(self, future: asyncio.Future[None]) -> None:
+        self._checkpointing = None
+        if not future.cancelled() and future.exception() is not None:
+            log.warning("sqlite checkpoint failed: %s", future.exception())
+
+    def _checkpoint_sync(self) -> None:
+        if self._checkpoint_conn is None:
+            self._checkpoint_conn = self._connect()
+        self._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
 
     def _close_writer(self) -> None:
         if self._wconn is not None:
@@ -211,6 +250,7 @@ class SqliteStorage(Storage):
     async def write_readings(self, rows: Sequence[ReadingRow]) -> None:
         if rows:
             await self._write(self._write_sync, rows)
+            self._maybe_checkpoint(len(rows))
 
     def _write_sync(self, rows: Sequence[ReadingRow]) -> None:
         conn = self._conn()
@@ -218,7 +258,7 @@ class SqliteStorage(Storage):
         created: list[tuple[str, str]] = []
         conn.execute("BEGIN IMMEDIATE")
         try:
-            bound = []
+            bound: list[tuple[int, int, float, int, str | None]] = []
             append = bound.append
             for site, variable, t, value, quality, source in rows:
                 sid = series.get((site, variable))
