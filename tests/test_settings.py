@@ -49,5 +49,5 @@ def test_unknown_key_in_file_and_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         load_settings(tmp_path / "none.toml", environ={})
     config.write_text("port = \n")
-    with pytest.raises(ConfigError, match="c.toml"):
+    with pytest.raises(ConfigError, match=r"c\.toml"):
         load_settings(config, environ={})
