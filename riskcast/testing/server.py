@@ -14,6 +14,7 @@ import uvicorn
 from riskcast.api.app import create_app, wrap
 from riskcast.api.runtime import Runtime
 from riskcast.settings import Settings
+from riskcast.storage.base import Storage
 
 
 def free_port() -> int:
@@ -36,12 +37,12 @@ class _Server(uvicorn.Server):
 class LiveServer:
     """A running server: ``url``, ``ws_url``, its ``runtime`` and its event ``loop``."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, storage: Storage | None = None) -> None:
         from riskcast.api.wsfast import FastWebSocketProtocol
 
         self.settings = settings
         self.port = free_port()
-        self.runtime = Runtime(settings)
+        self.runtime = Runtime(settings, storage=storage)
         self.app = create_app(settings, runtime=self.runtime)
         config = uvicorn.Config(wrap(self.app, settings), host="127.0.0.1", port=self.port,
                                 ws=FastWebSocketProtocol, log_config=None, lifespan="on",
@@ -90,9 +91,10 @@ class LiveServer:
 
 
 @contextmanager
-def live_server(settings: Settings) -> Iterator[LiveServer]:
+def live_server(settings: Settings, *, storage: Storage | None = None
+                ) -> Iterator[LiveServer]:
     """Start a server with ``settings`` (port chosen here) and stop it afterwards."""
-    server = LiveServer(settings).start()
+    server = LiveServer(settings, storage=storage).start()
     try:
         yield server
     finally:
