@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import msgspec
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
 
 from riskcast import __version__
 from riskcast.api import problems, sse, ws
@@ -46,8 +49,19 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         app.include_router(module.router)
     app.include_router(ws.router)
     app.include_router(sse.router)
+    _mount_dashboard(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _mount_dashboard(app: FastAPI) -> None:
+    """The live overview page at ``/``, from static files shipped in the package."""
+    folder = Path(__file__).resolve().parent.parent / "dashboard"
+    app.mount("/static", StaticFiles(directory=folder), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(folder / "index.html")
 
 
 def wrap(app: FastAPI, settings: Settings) -> Any:
