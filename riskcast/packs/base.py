@@ -17,6 +17,7 @@ from riskcast.exceptions import ConfigError
 
 if TYPE_CHECKING:
     from riskcast.ingest.simulator import SimulatedSite
+    from riskcast.pipeline.derive import Derivation
 
 
 class Pack(msgspec.Struct, kw_only=True):
@@ -35,6 +36,8 @@ class Pack(msgspec.Struct, kw_only=True):
     #: Default alert rules, as the alerts engine will load them (plain dicts for now).
     rules: list[dict[str, Any]] = []
     simulator: Callable[[int, int], SimulatedSite] | None = None
+    #: Computations of derived series, run after commits that touch their inputs.
+    derivations: list[Derivation] = []
     #: Hints for the dashboard: which variable colours a site, which to chart first.
     dashboard: dict[str, Any] = {}
 
@@ -49,6 +52,15 @@ class Pack(msgspec.Struct, kw_only=True):
             if name not in by_name or not by_name[name].derived:
                 raise ConfigError(
                     f"pack {self.name}: derived series {name!r} needs a variable with derived=True")
+        for derivation in self.derivations:
+            loops = derivation.inputs & derivation.outputs
+            if loops:
+                raise ConfigError(f"pack {self.name}: derivation {derivation.name} reads its "
+                                  f"own output {sorted(loops)}")
+            unknown = derivation.outputs - by_name.keys()
+            if unknown:
+                raise ConfigError(f"pack {self.name}: derivation {derivation.name} writes "
+                                  f"undeclared variables {sorted(unknown)}")
         self.variables = [v if v.pack else msgspec.structs.replace(v, pack=self.name)
                           for v in self.variables]
 

@@ -19,6 +19,7 @@ from riskcast.core.readings import ReadingIn, Rejection, decode_batch, to_rows
 from riskcast.core.sites import Site
 from riskcast.core.variables import QUALITY_NAMES
 from riskcast.ingest.writer import GroupCommitter
+from riskcast.pipeline.derive import DeriveQueue
 from riskcast.packs.registry import PackSet
 from riskcast.settings import Settings
 from riskcast.storage.base import Storage
@@ -46,6 +47,7 @@ class Pipeline:
         self.committer = GroupCommitter(storage, max_pending=settings.max_pending_readings)
         self.max_future_us = settings.us("max_future_skew")
         self.variables = {v.name: v for v in packs.variables}
+        self.derive = DeriveQueue(self)
         self.accepted_total = 0
         self.rejected_total = 0
         self.publish_failures = 0
@@ -53,10 +55,13 @@ class Pipeline:
     async def start(self) -> None:
         self.sites = {s.id: s for s in await self.storage.get_sites()}
         await self.committer.start()
+        await self.derive.start()
 
     async def aclose(self) -> None:
-        """Commit everything already accepted, then stop taking more."""
+        """Commit everything already accepted, then stop taking more. Derivations still
+        pending are dropped: they are recomputable from storage."""
         await self.committer.aclose()
+        await self.derive.aclose()
 
     # -- sites ------------------------------------------------------------------------
 
@@ -102,9 +107,18 @@ class Pipeline:
         self.accepted_total += len(rows)
         self.rejected_total += len(rejected)
         if rows:
+            self.derive.note(rows)
             await self._publish_rows(rows)
         rejected.sort(key=lambda r: r.index)
         return IngestResult(len(rows), rejected)
+
+    async def write_derived(self, rows: Sequence[ReadingRow]) -> None:
+        """Commit rows a derivation computed, then publish them (and derive further)."""
+        if not rows:
+            return
+        await self.committer.submit(rows)
+        self.derive.note(rows)
+        await self._publish_rows(rows)
 
     async def _publish_rows(self, rows: Sequence[ReadingRow]) -> None:
         by_site: dict[str, list[dict[str, Any]]] = defaultdict(list)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from riskcast.core.variables import Variable
 from riskcast.packs.base import Pack
+from riskcast.packs.generic.dewpoint import DewPoint
 from riskcast.packs.generic.simulator import WeatherSite
 
 VARIABLES = [
@@ -21,6 +22,8 @@ VARIABLES = [
              valid_min=300, valid_max=1100, soft_min=850, soft_max=1085),
     Variable(name="solar_wm2", unit="W/m²", description="Global solar radiation",
              valid_min=0, valid_max=1500, soft_max=1400),
+    Variable(name="dewpoint_c", unit="°C", description="Dew point (Magnus form, from temp_c "
+             "and rh_pct)", valid_min=-100, valid_max=60, derived=True),
 ]
 
 PACK = Pack(
@@ -29,5 +32,7 @@ PACK = Pack(
     description="Common weather variables; the default pack of a site.",
     variables=VARIABLES,
     simulator=WeatherSite.make,
+    derived=["dewpoint_c"],
+    derivations=[DewPoint()],
     dashboard={"primary": "temp_c", "charts": ["temp_c", "rh_pct", "wind_kmh", "rain_mm"]},
 )

@@ -1,0 +1,140 @@
+"""Derivations: series a pack computes from committed readings (indices, codes, forecasts).
+
+After each commit the pipeline notes which (derivation, site) pairs the new readings touch,
+with the time span they cover. One background task runs them, coalescing repeated touches, so
+ingest never waits for a derivation and a slow one never blocks a commit. Derived values are
+written through the same group commit as readings and published on ``site.<id>`` the same way;
+everything derived is recomputable from storage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from riskcast.core.sites import Site
+from riskcast.types import ReadingRow
+
+if TYPE_CHECKING:
+    from riskcast.pipeline.pipeline import Pipeline
+    from riskcast.storage.base import Storage
+
+log = logging.getLogger(__name__)
+
+
+class Derivation(Protocol):
+    """Computes derived series of one site when any of ``inputs`` changes."""
+
+    #: Unique within its pack; used in logs and sources (``derived:<pack>.<name>``).
+    name: str
+    #: Variables whose new readings trigger this derivation.
+    inputs: frozenset[str]
+    #: Variables it writes (never among its own inputs).
+    outputs: frozenset[str]
+
+    async def derive(self, ctx: DeriveContext, site: Site, start: int, end: int) -> None:
+        """Recompute what readings with ``start <= time <= end`` affect."""
+        ...
+
+
+@dataclass
+class DeriveContext:
+    """What a derivation may use: storage to read, ``write`` to store and publish."""
+
+    pipeline: Pipeline
+    pack: str
+    source: str
+
+    @property
+    def storage(self) -> Storage:
+        return self.pipeline.storage
+
+    async def write(self, rows: Sequence[ReadingRow]) -> None:
+        """Commit derived rows and publish them on their sites' channels."""
+        await self.pipeline.write_derived(rows)
+
+    async def publish(self, channel: str, data: Any) -> None:
+        await self.pipeline.bus.publish(channel, data)
+
+
+class DeriveQueue:
+    """Pending (pack, derivation, site) work with merged time spans, run by one task."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self._pending: dict[tuple[str, int, str], tuple[int, int]] = {}
+        self._by_key: dict[tuple[str, int], Derivation] = {}
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._task: asyncio.Task[None] | None = None
+        self.runs = 0
+        self.failures = 0
+
+    def note(self, rows: Sequence[ReadingRow]) -> None:
+        """Record what ``rows`` touch; called after each commit."""
+        spans: dict[tuple[str, str], tuple[int, int]] = {}
+        for site, variable, t, *_ in rows:
+            span = spans.get((site, variable))
+            spans[(site, variable)] = (t, t) if span is None else (min(span[0], t),
+                                                                    max(span[1], t))
+        packs = self.pipeline.packs.packs
+        for (site_id, variable), (lo, hi) in spans.items():
+            site = self.pipeline.sites.get(site_id)
+            pack = packs.get(site.pack) if site is not None else None
+            if pack is None:
+                continue
+            for index, derivation in enumerate(pack.derivations):
+                if variable not in derivation.inputs:
+                    continue
+                key = (pack.name, index, site_id)
+                self._by_key[(pack.name, index)] = derivation
+                old = self._pending.get(key)
+                self._pending[key] = (lo, hi) if old is None else (min(old[0], lo),
+                                                                  max(old[1], hi))
+        if self._pending:
+            self._idle.clear()
+            self._wake.set()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="derive")
+
+    async def drained(self) -> None:
+        """Return when nothing is pending or running (for tests and shutdown)."""
+        await self._idle.wait()
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                key, (lo, hi) = next(iter(self._pending.items()))
+                del self._pending[key]
+                pack_name, index, site_id = key
+                derivation = self._by_key[(pack_name, index)]
+                site = self.pipeline.sites.get(site_id)
+                if site is None:
+                    continue
+                ctx = DeriveContext(self.pipeline, pack_name,
+                                    f"derived:{pack_name}.{derivation.name}")
+                try:
+                    await derivation.derive(ctx, site, lo, hi)
+                    self.runs += 1
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # a failing derivation never stops the others
+                    self.failures += 1
+                    log.exception("derivation %s.%s failed for site %s", pack_name,
+                                  derivation.name, site_id)
+            if not self._pending:
+                self._idle.set()
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        self._idle.set()
