@@ -19,8 +19,8 @@ from riskcast.core.readings import ReadingIn, Rejection, decode_batch, to_rows
 from riskcast.core.sites import Site
 from riskcast.core.variables import QUALITY_NAMES
 from riskcast.ingest.writer import GroupCommitter
-from riskcast.pipeline.derive import DeriveQueue
 from riskcast.packs.registry import PackSet
+from riskcast.pipeline.derive import DeriveQueue
 from riskcast.settings import Settings
 from riskcast.storage.base import Storage
 from riskcast.types import ReadingRow
