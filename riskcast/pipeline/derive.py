@@ -77,9 +77,9 @@ class DeriveQueue:
     def note(self, rows: Sequence[ReadingRow]) -> None:
         """Record what ``rows`` touch; called after each commit."""
         spans: dict[tuple[str, str], tuple[int, int]] = {}
-        for site, variable, t, *_ in rows:
-            span = spans.get((site, variable))
-            spans[(site, variable)] = (t, t) if span is None else (min(span[0], t),
+        for site_id, variable, t, *_ in rows:
+            span = spans.get((site_id, variable))
+            spans[(site_id, variable)] = (t, t) if span is None else (min(span[0], t),
                                                                     max(span[1], t))
         packs = self.pipeline.packs.packs
         for (site_id, variable), (lo, hi) in spans.items():
