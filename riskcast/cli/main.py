@@ -1,17 +1,21 @@
-"""``riskcast``: serve the platform, load files, inspect and manage data."""
+"""riskcast: serve the platform, load files, compute indices, evaluate models."""
 
 from __future__ import annotations
 
 import typer
 
 from riskcast import __version__
+from riskcast.cli.fwi import fwi
 from riskcast.cli.ingest import ingest
 from riskcast.cli.serve import serve
+from riskcast.cli.wildfire import app as wildfire_app
 
 app = typer.Typer(name="riskcast", help=__doc__, no_args_is_help=True,
                   pretty_exceptions_show_locals=False, add_completion=False)
 app.command()(serve)
 app.command()(ingest)
+app.command()(fwi)
+app.add_typer(wildfire_app, name="wildfire")
 
 
 @app.command()

@@ -49,8 +49,36 @@ class Simulator:
         self.ticks += 1
         return len(items)
 
+    async def backfill(self, now: int | None = None, chunk: int = 20_000) -> int:
+        """Hourly readings for the past ``backfill_days`` of the sites that declare it, so
+        derived series (FWI codes carry from day to day) have a history. Returns how many."""
+        now = now_us() if now is None else now
+        hour = 3_600_000_000
+        sent = 0
+        items: list[ReadingIn] = []
+        for s in self.sites:
+            days = getattr(s, "backfill_days", 0)
+            start = (now - days * 24 * hour) // hour * hour
+            for t in range(start, now, hour) if days else ():
+                items += [ReadingIn(site=s.site.id, variable=name, value=value, time=t / 1e6)
+                          for name, value in s.step(t).items()]
+                if len(items) >= chunk:
+                    await self.ingest(items, "simulator")
+                    sent += len(items)
+                    items = []
+        if items:
+            await self.ingest(items, "simulator")
+            sent += len(items)
+        return sent
+
     async def run(self) -> None:
-        """Tick until cancelled; a failed tick is logged, never fatal."""
+        """Backfill, then tick until cancelled; a failed tick is logged, never fatal."""
+        try:
+            count = await self.backfill()
+            if count:
+                log.info("simulator backfilled %d readings", count)
+        except Exception:
+            log.exception("simulator backfill failed")
         loop = asyncio.get_running_loop()
         next_at = loop.time()
         while True:
