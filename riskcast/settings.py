@@ -36,6 +36,10 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     sqlite_synchronous: str = "full"
     #: Bus URL: ``memory`` (in-process).
     bus: str = "memory"
+    #: Priority per source kind (the part of a reading's ``source`` before ``:``) when two
+    #: sources report the same site, variable and time; empty uses the defaults in
+    #: ``riskcast/core/sources.py`` (sensor 40 > agency 30 > satellite 20 > model 10).
+    source_priority: dict[str, int] = {}
     #: Packs to load; empty loads every installed pack.
     packs: list[str] = []
 

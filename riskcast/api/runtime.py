@@ -30,8 +30,9 @@ class Runtime:
     def __init__(self, settings: Settings, *, storage: Storage | None = None,
                  bus: Bus | None = None, packs: PackSet | None = None) -> None:
         self.settings = settings
-        self.storage = storage or open_storage(settings.storage_url,
-                                               sqlite_synchronous=settings.sqlite_synchronous)
+        self.storage = storage or open_storage(
+            settings.storage_url, sqlite_synchronous=settings.sqlite_synchronous,
+            source_priority=settings.source_priority or None)
         self.bus = bus or open_bus(settings.bus, history_size=settings.history_size)
         self.packs = packs or PackSet.load(settings.packs)
         self.pipeline = Pipeline(self.storage, self.bus, self.packs, settings)

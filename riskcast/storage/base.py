@@ -77,7 +77,8 @@ class Storage(abc.ABC):
         """Store rows in one transaction: all are durable when this returns, or none are.
 
         A row with the same (site, variable, time) as a stored one replaces it, so a retried
-        batch stores the same data once.
+        batch stores the same data once, unless the stored row's source has a higher priority
+        (``riskcast.core.sources``): then the stored row stays.
         """
 
     @abc.abstractmethod

@@ -6,6 +6,7 @@ import bisect
 from collections.abc import Sequence
 
 from riskcast.core.sites import Site
+from riskcast.core.sources import SourcePriority
 from riskcast.exceptions import StorageError
 from riskcast.storage.base import Bucket, Latest, Point, Storage
 from riskcast.types import ReadingRow
@@ -18,15 +19,19 @@ class _Series:
 
     def __init__(self) -> None:
         self.times: list[int] = []
-        self.points: dict[int, tuple[float, int, str | None]] = {}
+        self.points: dict[int, tuple[float, int, str | None, int]] = {}
 
-    def put(self, t: int, value: float, quality: int, source: str | None) -> None:
-        if t not in self.points:
+    def put(self, t: int, value: float, quality: int, source: str | None,
+            priority: int) -> None:
+        old = self.points.get(t)
+        if old is None:
             if not self.times or t > self.times[-1]:
                 self.times.append(t)
             else:
                 bisect.insort(self.times, t)
-        self.points[t] = (value, quality, source)
+        elif priority < old[3]:
+            return  # a lower-priority source never replaces a higher one
+        self.points[t] = (value, quality, source, priority)
 
     def window(self, start: int, end: int) -> list[int]:
         lo = bisect.bisect_left(self.times, start)
@@ -37,7 +42,8 @@ class _Series:
 class MemoryStorage(Storage):
     """Sites and readings in this process's memory."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, priority: SourcePriority | None = None) -> None:
+        self.priority = priority or SourcePriority()
         self._sites: dict[str, Site] = {}
         self._series: dict[tuple[str, str], _Series] = {}
         self._closed = False
@@ -80,7 +86,7 @@ class MemoryStorage(Storage):
             series = self._series.get((site, variable))
             if series is None:
                 series = self._series[(site, variable)] = _Series()
-            series.put(t, value, quality, source)
+            series.put(t, value, quality, source, self.priority(source))
 
     async def read_series(self, site: str, variable: str, start: int, end: int, *,
                           limit: int, descending: bool = False) -> list[Point]:
@@ -90,7 +96,7 @@ class MemoryStorage(Storage):
             return []
         times = series.window(start, end)
         times = times[::-1][:limit] if descending else times[:limit]
-        return [Point(t, *series.points[t]) for t in times]
+        return [Point(t, *series.points[t][:3]) for t in times]
 
     async def rollup(self, site: str, variable: str, start: int, end: int,
                      every: int) -> list[Bucket]:
@@ -100,7 +106,7 @@ class MemoryStorage(Storage):
             return []
         buckets: dict[int, list[float]] = {}
         for t in series.window(start, end):
-            value, quality, _ = series.points[t]
+            value, quality, *_ = series.points[t]
             if quality < 2:
                 buckets.setdefault(t // every * every, []).append(value)
         return [Bucket(b, sum(v) / len(v), min(v), max(v), len(v))
@@ -112,7 +118,7 @@ class MemoryStorage(Storage):
         for (s, variable), series in sorted(self._series.items()):
             if s == site and series.times:
                 t = series.times[-1]
-                value, quality, _ = series.points[t]
+                value, quality, *_ = series.points[t]
                 out.append(Latest(variable, t, value, quality))
         return out
 

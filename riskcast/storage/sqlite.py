@@ -20,6 +20,7 @@ import msgspec
 
 from riskcast.core.clock import now_us
 from riskcast.core.sites import Site
+from riskcast.core.sources import SourcePriority
 from riskcast.exceptions import ConfigError, StorageError
 from riskcast.storage.base import Bucket, Latest, Point, Storage
 from riskcast.types import ReadingRow
@@ -28,9 +29,11 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 _UPSERT = (
-    "INSERT INTO readings (series, time, value, quality, source) VALUES (?, ?, ?, ?, ?) "
+    "INSERT INTO readings (series, time, value, quality, source, priority) "
+    "VALUES (?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (series, time) DO UPDATE SET value = excluded.value, "
-    "quality = excluded.quality, source = excluded.source"
+    "quality = excluded.quality, source = excluded.source, priority = excluded.priority "
+    "WHERE excluded.priority >= readings.priority"
 )
 _SYNCHRONOUS = {"off", "normal", "full", "extra"}
 
@@ -51,10 +54,11 @@ class SqliteStorage(Storage):
     process crash only, and is faster."""
 
     def __init__(self, path: str | Path, *, synchronous: str = "full",
-                 readers: int = 2) -> None:
+                 readers: int = 2, priority: SourcePriority | None = None) -> None:
         if synchronous not in _SYNCHRONOUS:
             raise ConfigError(f"sqlite synchronous {synchronous!r}: use one of {_SYNCHRONOUS}")
         self.path = Path(path)
+        self.priority = priority or SourcePriority()
         self.synchronous = synchronous
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
         self._readers = ThreadPoolExecutor(readers, thread_name_prefix="sqlite-reader")
@@ -258,8 +262,9 @@ class SqliteStorage(Storage):
         created: list[tuple[str, str]] = []
         conn.execute("BEGIN IMMEDIATE")
         try:
-            bound: list[tuple[int, int, float, int, str | None]] = []
+            bound: list[tuple[int, int, float, int, str | None, int]] = []
             append = bound.append
+            priority = self.priority
             for site, variable, t, value, quality, source in rows:
                 sid = series.get((site, variable))
                 if sid is None:
@@ -269,7 +274,7 @@ class SqliteStorage(Storage):
                         (site, variable)).fetchone()[0]
                     series[(site, variable)] = sid
                     created.append((site, variable))
-                append((sid, t, value, quality, source))
+                append((sid, t, value, quality, source, priority(source)))
             conn.executemany(_UPSERT, bound)
             conn.execute("COMMIT")
         except BaseException:

@@ -122,10 +122,26 @@ async def concurrent_writes_all_land(storage: Storage) -> None:
     assert len(await storage.read_series("c", "v", 0, T0 * 2, limit=10_000)) == 2000
 
 
+async def source_priority_decides_conflicts(storage: Storage) -> None:
+    """A lower-priority source never replaces a higher one; equal or higher replaces."""
+    await storage.write_readings([("s", "v", T0, 1.0, 0, "sensor:buoy")])
+    await storage.write_readings([("s", "v", T0, 2.0, 0, "model:forecast")])
+    await storage.write_readings([("s", "v", T0, 3.0, 0, "satellite")])
+    assert [(p.value, p.source) for p in await storage.read_series("s", "v", T0, T0 + 1,
+                                                                    limit=5)] == [
+        (1.0, "sensor:buoy")]
+    await storage.write_readings([("s", "v", T0, 4.0, 1, "sensor:buoy")])
+    await storage.write_readings([("s", "v", T0 + 1, 5.0, 0, "model"),
+                                  ("s", "v", T0 + 1, 6.0, 0, "agency:cwc")])
+    got = await storage.read_series("s", "v", T0, T0 + 2, limit=5)
+    assert [(p.value, p.quality) for p in got] == [(4.0, 1), (6.0, 0)]
+
+
 STORAGE_CHECKS: list[StorageCheck] = [
     sites_round_trip, delete_site_keeps_readings_unless_purged, readings_replace_on_same_key,
     read_series_window_order_limit, rollup_matches_plain_python, latest_per_variable,
     delete_before_respects_variables, concurrent_writes_all_land,
+    source_priority_decides_conflicts,
 ]
 
 
