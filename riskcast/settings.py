@@ -36,6 +36,11 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     sqlite_synchronous: str = "full"
     #: Bus URL: ``memory`` (in-process).
     bus: str = "memory"
+    #: MQTT broker to subscribe to (``mqtt://host:1883``); empty: no MQTT.
+    mqtt: str = ""
+    mqtt_prefix: str = "riskcast"
+    #: The client id names the persistent session: keep it stable across restarts.
+    mqtt_client_id: str = "riskcast"
     #: Priority per source kind (the part of a reading's ``source`` before ``:``) when two
     #: sources report the same site, variable and time; empty uses the defaults in
     #: ``riskcast/core/sources.py`` (sensor 40 > agency 30 > satellite 20 > model 10).

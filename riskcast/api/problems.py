@@ -23,7 +23,8 @@ from riskcast.exceptions import (
 
 log = logging.getLogger(__name__)
 PROBLEM_TYPE = "application/problem+json"
-_STATUS_TITLES = {400: "Bad request", 404: "Not found", 409: "Conflict", 413: "Body too large",
+_STATUS_TITLES = {400: "Bad request", 403: "Forbidden", 404: "Not found", 409: "Conflict",
+                  413: "Body too large",
                   422: "Invalid input", 429: "Too many requests", 500: "Internal error",
                   503: "Unavailable"}
 

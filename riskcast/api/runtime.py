@@ -13,6 +13,7 @@ from typing import Any
 from riskcast.api.hub import Hub
 from riskcast.bus import open_bus
 from riskcast.bus.base import Bus
+from riskcast.ingest.mqtt import MqttSource
 from riskcast.ingest.simulator import Simulator
 from riskcast.packs.registry import PackSet
 from riskcast.pipeline import Pipeline
@@ -40,6 +41,11 @@ class Runtime:
                        keepalive=settings.us("keepalive") / 1e6)
         self.retention = RetentionJob(self.storage, settings)
         self.simulator: Simulator | None = None
+        self.mqtt: MqttSource | None = None
+        if settings.mqtt:
+            self.mqtt = MqttSource(settings.mqtt, self.pipeline.ingest,
+                                   prefix=settings.mqtt_prefix,
+                                   client_id=settings.mqtt_client_id)
         self.draining = False
         self.started_at = time.time()
         self._tasks: list[asyncio.Task[Any]] = []
@@ -50,6 +56,8 @@ class Runtime:
         await self.pipeline.start()
         await self.hub.start()
         self._tasks.append(asyncio.create_task(self.retention.run(), name="retention"))
+        if self.mqtt is not None:
+            self._tasks.append(asyncio.create_task(self.mqtt.run(), name="mqtt"))
         if self.settings.simulate:
             self.simulator = await self._start_simulator()
             self._tasks.append(asyncio.create_task(self.simulator.run(), name="simulator"))
@@ -96,4 +104,7 @@ class Runtime:
                        "publish_failures": self.pipeline.publish_failures},
             "streams": self.hub.stats(),
             "retention": {"runs": self.retention.runs, "deleted": self.retention.deleted},
+            "derive": {"runs": self.pipeline.derive.runs,
+                       "failures": self.pipeline.derive.failures},
+            "mqtt": self.mqtt.stats() if self.mqtt else None,
         }

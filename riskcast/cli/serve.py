@@ -26,6 +26,12 @@ class _Server(uvicorn.Server):
         if self.started:  # printed once listening, so scripts can wait for this line
             typer.echo(self._banner)
 
+    async def shutdown(self, sockets: Any = None) -> None:
+        # End live streams first (1001): an open SSE response would otherwise hold the
+        # graceful shutdown for its whole timeout.
+        await self._riskcast_app.state.hub.aclose()
+        await super().shutdown(sockets)
+
     def handle_exit(self, sig: int, frame: Any) -> None:
         self._riskcast_app.state.runtime.draining = True
         super().handle_exit(sig, frame)
@@ -41,6 +47,9 @@ def serve(
     storage: StorageUrl = None,
     bus: Annotated[str | None, typer.Option(help="Bus URL [default memory]",
                                             show_default=False)] = None,
+    mqtt: Annotated[str | None, typer.Option(
+        help="Subscribe to this MQTT broker, e.g. mqtt://127.0.0.1:1883", show_default=False)
+    ] = None,
     simulate: Annotated[bool | None, typer.Option(
         "--simulate/--no-simulate", help="Feed simulated sites [default off]",
         show_default=False)] = None,
@@ -52,7 +61,7 @@ def serve(
     from riskcast.logs import configure
 
     settings = settings_from(config, host=host, port=port, data_dir=data_dir, storage=storage,
-                             bus=bus, simulate=simulate)
+                             bus=bus, simulate=simulate, mqtt=mqtt)
     configure(settings.log_level, settings.log_format)
     app = create_app(settings)
     base = f"http://{settings.host}:{settings.port}"
@@ -67,5 +76,5 @@ def serve(
     config_ = uvicorn.Config(
         wrap(app, settings), host=settings.host, port=settings.port, ws=FastWebSocketProtocol,
         log_config=None, timeout_graceful_shutdown=30, lifespan="on",
-        ws_max_size=64 * 1024, loop="auto", http="httptools")
+        ws_max_size=1024 * 1024, loop="auto", http="httptools")
     _Server(config_, app, banner).run()

@@ -25,13 +25,18 @@ def free_port() -> int:
 
 
 class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config) -> None:
+    def __init__(self, config: uvicorn.Config, hub: Any) -> None:
         super().__init__(config)
+        self.hub = hub
         self.ready = threading.Event()
 
     async def startup(self, sockets: Any = None) -> None:
         await super().startup(sockets)
         self.ready.set()
+
+    async def shutdown(self, sockets: Any = None) -> None:
+        await self.hub.aclose()  # end live streams first, as serve does
+        await super().shutdown(sockets)
 
 
 class LiveServer:
@@ -46,8 +51,8 @@ class LiveServer:
         self.app = create_app(settings, runtime=self.runtime)
         config = uvicorn.Config(wrap(self.app, settings), host="127.0.0.1", port=self.port,
                                 ws=FastWebSocketProtocol, log_config=None, lifespan="on",
-                                timeout_graceful_shutdown=10, ws_max_size=64 * 1024)
-        self.server = _Server(config)
+                                timeout_graceful_shutdown=10, ws_max_size=1024 * 1024)
+        self.server = _Server(config, self.runtime.hub)
         self.loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=self._run, name="riskcast-test-server",
                                         daemon=True)

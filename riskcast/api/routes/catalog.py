@@ -21,6 +21,15 @@ async def packs(request: Request) -> dict[str, Any]:
     return {"packs": [p.describe() for p in runtime(request).packs.packs.values()]}
 
 
+@router.get("/sensors", summary="Health of sensors heard over MQTT",
+            description="Per site: last seen, messages, message rate over the last minute, "
+                        "malformed messages, and battery and signal when payloads carry them.")
+async def sensors(request: Request) -> dict[str, Any]:
+    mqtt = runtime(request).mqtt
+    return {"mqtt": mqtt.stats() if mqtt else None,
+            "sensors": mqtt.sensors() if mqtt else {}}
+
+
 @router.get("/system", summary="Ingest, storage and stream counters")
 async def system(request: Request) -> dict[str, Any]:
     return runtime(request).stats()
