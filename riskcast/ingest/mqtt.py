@@ -133,6 +133,10 @@ class MqttSource:
     def __init__(self, url: str, ingest: IngestFn, *, prefix: str = "riskcast", qos: int = 1,
                  client_id: str = "riskcast", session_expiry: int = 86_400,
                  batch_max: int = 5_000, max_backoff: float = 30.0) -> None:
+        try:
+            import aiomqtt  # noqa: F401  (fail at start-up, not later in a task)
+        except ImportError as err:
+            raise MissingExtraError("aiomqtt", "mqtt") from err
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
             raise ConfigError(f"mqtt: {url!r} is not mqtt://host[:port]")

@@ -43,6 +43,20 @@ async def stored(p: Pipeline, site: str, variable: str) -> list[float]:
 
 
 
+async def connected(source: MqttSource, task: asyncio.Task[None]) -> None:
+    """Wait until the source has subscribed; if its task dies first, raise why."""
+    waiter = asyncio.ensure_future(source.connected.wait())
+    done, _ = await asyncio.wait({waiter, task}, timeout=10,
+                                 return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        waiter.cancel()
+        task.result()
+        raise AssertionError("the MQTT source stopped before subscribing")
+    if waiter not in done:
+        waiter.cancel()
+        raise AssertionError("the MQTT source did not subscribe within 10 s")
+
+
 class Counting:
     """Wraps pipeline.ingest; sets an event once ``target`` readings were accepted."""
 
@@ -83,7 +97,7 @@ async def test_readings_arrive_and_bad_messages_do_not_stop_the_subscriber(
                         client_id=f"riskcast-test-{uuid.uuid4().hex}")
     task = asyncio.create_task(source.run())
     try:
-        await asyncio.wait_for(source.connected.wait(), 10)
+        await connected(source, task)
         p = source.prefix
         messages = [
             (f"{p}/s1/temp_c", b"21.5"),
@@ -117,7 +131,7 @@ async def test_storage_failure_is_retried_before_acknowledging(
                         client_id=f"riskcast-test-{uuid.uuid4().hex}")
     task = asyncio.create_task(source.run())
     try:
-        await asyncio.wait_for(source.connected.wait(), 10)
+        await connected(source, task)
         await asyncio.to_thread(publish, host, port, [(f"{source.prefix}/s1/temp_c", b"3")])
         await asyncio.wait_for(counting.done.wait(), 20)
     finally:
@@ -138,7 +152,7 @@ async def test_no_qos1_message_lost_across_a_crash_and_a_broker_restart(
     # First run: subscribed (the session exists), receives messages, crashes before commit.
     crashed = MqttSource(url, never_commits, client_id=client_id)
     task = asyncio.create_task(crashed.run())
-    await asyncio.wait_for(crashed.connected.wait(), 10)
+    await connected(crashed, task)
     first = [("riskcast/s1", json.dumps({"time": T0 + i, "temp_c": float(i)}).encode())
              for i in range(200)]
     await asyncio.to_thread(publish, "127.0.0.1", own_broker.port, first)
