@@ -41,6 +41,9 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     mqtt_prefix: str = "riskcast"
     #: The client id names the persistent session: keep it stable across restarts.
     mqtt_client_id: str = "riskcast"
+    #: HTTP JSON pollers, each ``{name, url, interval, timeout, preset | mapping, headers}``
+    #: (``[[pollers]]`` tables in the TOML file; see docs/pollers.md).
+    pollers: list[dict[str, Any]] = []
     #: Priority per source kind (the part of a reading's ``source`` before ``:``) when two
     #: sources report the same site, variable and time; empty uses the defaults in
     #: ``riskcast/core/sources.py`` (sensor 40 > agency 30 > satellite 20 > model 10).

@@ -13,7 +13,9 @@ from typing import Any
 from riskcast.api.hub import Hub
 from riskcast.bus import open_bus
 from riskcast.bus.base import Bus
+from riskcast.ingest.coordinator import PollCoordinator
 from riskcast.ingest.mqtt import MqttSource
+from riskcast.ingest.pollers import JsonPoller
 from riskcast.ingest.simulator import Simulator
 from riskcast.packs.registry import PackSet
 from riskcast.pipeline import Pipeline
@@ -42,6 +44,10 @@ class Runtime:
         self.retention = RetentionJob(self.storage, settings)
         self.simulator: Simulator | None = None
         self.mqtt: MqttSource | None = None
+        self.pollers: PollCoordinator | None = None
+        if settings.pollers:
+            self.pollers = PollCoordinator(
+                [JsonPoller.from_config(c) for c in settings.pollers], self.pipeline.ingest)
         if settings.mqtt:
             self.mqtt = MqttSource(settings.mqtt, self.pipeline.ingest,
                                    prefix=settings.mqtt_prefix,
@@ -56,6 +62,8 @@ class Runtime:
         await self.pipeline.start()
         await self.hub.start()
         self._tasks.append(asyncio.create_task(self.retention.run(), name="retention"))
+        if self.pollers is not None:
+            self._tasks.append(asyncio.create_task(self.pollers.run(), name="pollers"))
         if self.mqtt is not None:
             self._tasks.append(asyncio.create_task(self.mqtt.run(), name="mqtt"))
         if self.settings.simulate:
@@ -107,4 +115,5 @@ class Runtime:
             "derive": {"runs": self.pipeline.derive.runs,
                        "failures": self.pipeline.derive.failures},
             "mqtt": self.mqtt.stats() if self.mqtt else None,
+            "pollers": self.pollers.stats() if self.pollers else None,
         }

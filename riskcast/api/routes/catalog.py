@@ -25,9 +25,11 @@ async def packs(request: Request) -> dict[str, Any]:
             description="Per site: last seen, messages, message rate over the last minute, "
                         "malformed messages, and battery and signal when payloads carry them.")
 async def sensors(request: Request) -> dict[str, Any]:
-    mqtt = runtime(request).mqtt
+    rt = runtime(request)
+    mqtt = rt.mqtt
     return {"mqtt": mqtt.stats() if mqtt else None,
-            "sensors": mqtt.sensors() if mqtt else {}}
+            "sensors": mqtt.sensors() if mqtt else {},
+            "pollers": rt.pollers.stats() if rt.pollers else {}}
 
 
 @router.get("/system", summary="Ingest, storage and stream counters")
