@@ -5,11 +5,13 @@ Topics, under the prefix ``riskcast`` by default:
 - ``riskcast/<site>/<variable>``: the payload is a plain number (``21.5``); the time is the
   time of arrival.
 - ``riskcast/<site>``: a JSON object with an optional ``time`` (RFC 3339 or epoch seconds) and
-  one number per variable, e.g. ``{"time": "2026-07-01T12:00:00Z", "do_mgl": 7.9, "ph": 7.2}``.
+  one number per variable, e.g. ``{"time": "2026-07-01T12:00:00Z", "do_mgl": 7.9, "ph": 7.2}``,
+  or a JSON array of such objects (a batch: many times in one message).
   ``battery`` (volts) and ``signal`` (dBm, also ``rssi``) are sensor health, not readings.
 
-Guarantees: QoS 1 with a persistent session (MQTT 5, clean start off, a session expiry), so the
-broker keeps messages while riskcast is away; a message is **acknowledged only after its
+Guarantees: QoS 1 with a persistent session (MQTT 3.1.1 with clean session off by default; MQTT
+5 with clean start off and a session expiry when ``protocol=5``), so the broker keeps messages
+while riskcast is away; a message is **acknowledged only after its
 readings are committed**, so a crash in between makes the broker send it again rather than lose
 it. Messages are taken in batches (whatever arrived while the last batch committed) and go
 through the same validation and group commit as HTTP. A malformed payload is counted and logged
@@ -100,11 +102,21 @@ def parse(topic: str, payload: bytes, prefix: str) -> tuple[str, list[ReadingIn]
             raise Malformed(f"payload {payload[:40]!r} is not a finite number")
         return site, [ReadingIn(site=site, variable=parts[2], value=value)], {}
     try:
-        obj = _decode.decode(payload)
+        doc = _decode.decode(payload)
     except msgspec.DecodeError as err:
         raise Malformed(f"payload is not JSON: {err}") from err
-    if not isinstance(obj, dict):
-        raise Malformed("payload is not a JSON object")
+    objects = doc if isinstance(doc, list) else [doc]
+    items: list[ReadingIn] = []
+    health: dict[str, float] = {}
+    for obj in objects:
+        if not isinstance(obj, dict):
+            raise Malformed("payload is not a JSON object or an array of objects")
+        _read_object(site, obj, items, health)
+    return site, items, health
+
+
+def _read_object(site: str, obj: dict[str, Any], items: list[ReadingIn],
+                 health: dict[str, float]) -> None:
     stamp = obj.pop("time", None)
     if stamp is not None and not isinstance(stamp, (str, int, float)):
         raise Malformed("time is neither RFC 3339 text nor epoch seconds")
@@ -116,7 +128,6 @@ def parse(topic: str, payload: bytes, prefix: str) -> tuple[str, list[ReadingIn]
             when = from_us(parse_time(stamp))
         except Exception as err:
             raise Malformed(str(err)) from err
-    items, health = [], {}
     for key, value in obj.items():
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             raise Malformed(f"{key}: {value!r} is not a number")
@@ -124,7 +135,6 @@ def parse(topic: str, payload: bytes, prefix: str) -> tuple[str, list[ReadingIn]
             health[HEALTH_KEYS[key]] = float(value)
         else:
             items.append(ReadingIn(site=site, variable=key, value=float(value), time=when))
-    return site, items, health
 
 
 class MqttSource:
@@ -132,7 +142,8 @@ class MqttSource:
 
     def __init__(self, url: str, ingest: IngestFn, *, prefix: str = "riskcast", qos: int = 1,
                  client_id: str = "riskcast", session_expiry: int = 86_400,
-                 batch_max: int = 5_000, max_backoff: float = 30.0) -> None:
+                 batch_max: int = 5_000, max_backoff: float = 30.0,
+                 max_in_flight: int = 8, protocol: int = 4) -> None:
         try:
             import aiomqtt  # noqa: F401  (fail at start-up, not later in a task)
         except ImportError as err:
@@ -150,6 +161,10 @@ class MqttSource:
         self.client_id = client_id
         self.session_expiry = session_expiry
         self.batch_max = batch_max
+        self.max_in_flight = max_in_flight
+        if protocol not in (4, 5):
+            raise ConfigError(f"mqtt: protocol {protocol} (use 4 for 3.1.1 or 5)")
+        self.protocol = protocol
         self.max_backoff = max_backoff
         self.health: dict[str, SensorHealth] = {}
         self.connected = asyncio.Event()
@@ -173,18 +188,11 @@ class MqttSource:
         """Subscribe and ingest until cancelled, reconnecting with backoff."""
         try:
             import aiomqtt
-            from paho.mqtt.packettypes import PacketTypes
-            from paho.mqtt.properties import Properties
         except ImportError as err:
             raise MissingExtraError("aiomqtt", "mqtt") from err
         delay = 0.5
         while True:
-            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            properties.SessionExpiryInterval = self.session_expiry
-            client = aiomqtt.Client(
-                self.host, self.port, username=self.username, password=self.password,
-                identifier=self.client_id, protocol=aiomqtt.ProtocolVersion.V5,
-                clean_start=False, properties=properties, keepalive=30)
+            client = self._client(aiomqtt)
             # Acknowledge after the commit, not on receipt (aiomqtt has no option for it).
             client._client.manual_ack_set(True)
             try:
@@ -205,15 +213,45 @@ class MqttSource:
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))
             delay = min(delay * 2, self.max_backoff)
 
-    async def _consume(self, client: Any) -> None:
-        batch: list[Any] = []
-        async for message in client.messages:
-            batch.append(message)
-            if len(batch) >= self.batch_max or len(client.messages) == 0:
-                await self._flush(client, batch)
-                batch = []
+    def _client(self, aiomqtt: Any) -> Any:
+        """MQTT 3.1.1 with a persistent session by default: paho builds a properties object
+        for every MQTT 5 message, which costs more CPU than the rest of the path together."""
+        common = {"username": self.username, "password": self.password,
+                  "identifier": self.client_id, "keepalive": 30}
+        if self.protocol == 5:
+            from paho.mqtt.packettypes import PacketTypes
+            from paho.mqtt.properties import Properties
 
-    async def _flush(self, client: Any, messages: list[Any]) -> None:
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            properties.SessionExpiryInterval = self.session_expiry
+            return aiomqtt.Client(self.host, self.port, protocol=aiomqtt.ProtocolVersion.V5,
+                                  clean_start=False, properties=properties, **common)
+        return aiomqtt.Client(self.host, self.port, protocol=aiomqtt.ProtocolVersion.V311,
+                              clean_session=False, **common)
+
+    async def _consume(self, client: Any) -> None:
+        # Several batches commit at once (the group commit merges them), so a subscriber that
+        # keeps up with the broker does not pay one commit per message; acknowledgements still
+        # go out in the order the messages came, each after its own commit.
+        batch: list[Any] = []
+        in_flight: set[asyncio.Task[None]] = set()
+        previous: asyncio.Task[None] | None = None
+        try:
+            async for message in client.messages:
+                batch.append(message)
+                if len(batch) >= self.batch_max or len(client.messages) == 0:
+                    if len(in_flight) >= self.max_in_flight:
+                        await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                    previous = asyncio.create_task(self._flush(client, batch, previous))
+                    in_flight.add(previous)
+                    previous.add_done_callback(in_flight.discard)
+                    batch = []
+        finally:
+            for task in in_flight:
+                task.cancel()
+
+    async def _flush(self, client: Any, messages: list[Any],
+                     previous: asyncio.Task[None] | None = None) -> None:
         items: list[ReadingIn | None] = []
         now = time.monotonic()
         for message in messages:
@@ -236,6 +274,8 @@ class MqttSource:
                 setattr(sensor, key, value)
             items.extend(readings)
         await self._ingest_until_done(items)
+        if previous is not None:
+            await asyncio.gather(previous, return_exceptions=True)  # acknowledge in order
         for message in messages:
             if message.qos > 0:
                 client._client.ack(message.mid, message.qos)

@@ -78,9 +78,20 @@ class Counting:
         return result
 
 
+def test_parse_reads_a_batch_of_objects() -> None:
+    site, items, _ = parse("riskcast/s1", json.dumps(
+        [{"time": T0, "temp_c": 1.0}, {"time": T0 + 60, "temp_c": 2.0, "rh_pct": 50}]).encode(),
+        "riskcast")
+    assert site == "s1"
+    assert [(i.variable, i.value, i.time) for i in items] == [
+        ("temp_c", 1.0, T0), ("temp_c", 2.0, T0 + 60), ("rh_pct", 50.0, T0 + 60)]
+    with pytest.raises(Malformed):
+        parse("riskcast/s1", b"[1, 2]", "riskcast")
+
+
 def test_parse_refuses_bad_payloads() -> None:
     for topic, payload in [("riskcast/s1/temp_c", b"warm"), ("riskcast/s1/temp_c", b"nan"),
-                           ("riskcast/s1", b"{not json"), ("riskcast/s1", b"[1, 2]"),
+                           ("riskcast/s1", b"{not json"), ("riskcast/s1", b'"text"'),
                            ("riskcast/s1", b'{"temp_c": "hot"}'), ("other/s1", b"1"),
                            ("riskcast/s1/a/b", b"1"), ("riskcast//x", b"1"),
                            ("riskcast/s1", b'{"time": "yesterday", "temp_c": 1}')]:
