@@ -5,19 +5,12 @@ from __future__ import annotations
 
 from riskcast.core.variables import Variable
 from riskcast.packs.base import Pack
+from riskcast.packs.generic import VARIABLES as GENERIC_VARIABLES
 from riskcast.packs.wildfire.live import FireDanger
 from riskcast.packs.wildfire.simulator import FireWeatherStation
 
-_WEATHER = [
-    Variable(name="temp_c", unit="°C", description="Air temperature",
-             valid_min=-90, valid_max=60, soft_min=-60, soft_max=55),
-    Variable(name="rh_pct", unit="%", description="Relative humidity",
-             valid_min=0, valid_max=100, soft_min=1, soft_max=100),
-    Variable(name="wind_kmh", unit="km/h", description="Wind speed at 10 m",
-             valid_min=0, valid_max=400, soft_max=200),
-    Variable(name="rain_mm", unit="mm", description="Precipitation since the last reading",
-             valid_min=0, valid_max=2000, soft_max=300),
-]
+# The noon weather, declared once in the generic pack (same names, units and ranges).
+_WEATHER = [v for v in GENERIC_VARIABLES if v.name in ("temp_c", "rh_pct", "wind_kmh", "rain_mm")]
 
 
 def _code(name: str, description: str, high: float) -> Variable:
