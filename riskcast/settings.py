@@ -30,11 +30,11 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: Where the embedded database, backups and state live.
     data_dir: Path = Path(".riskcast")
     #: Storage URL: empty means SQLite at ``<data_dir>/riskcast.db``; or ``sqlite:///path``,
-    #: ``memory``.
+    #: ``memory``, ``postgresql://user@host/db``.
     storage: str = ""
     #: SQLite's ``synchronous``: ``full`` survives power loss, ``normal`` only a crash.
     sqlite_synchronous: str = "full"
-    #: Bus URL: ``memory`` (in-process).
+    #: Bus URL: ``memory`` (in-process), ``redis://host:6379`` or ``nats://host:4222``.
     bus: str = "memory"
     #: MQTT broker to subscribe to (``mqtt://host:1883``); empty: no MQTT.
     mqtt: str = ""

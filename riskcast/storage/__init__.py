@@ -11,7 +11,8 @@ from riskcast.storage.base import Bucket, Latest, Point, Storage
 
 def open_storage(url: str, *, sqlite_synchronous: str = "full",
                  source_priority: Mapping[str, int] | None = None) -> Storage:
-    """The storage for ``url``: ``sqlite:///path`` or a plain path (default), ``memory``.
+    """The storage for ``url``: ``sqlite:///path`` or a plain path (default), ``memory``,
+    ``postgresql://...`` (PostgreSQL, schema ``riskcast``).
     ``source_priority`` overrides the default priority per source kind."""
     priority = SourcePriority(source_priority)
     if url in ("memory", "memory://"):
@@ -19,10 +20,13 @@ def open_storage(url: str, *, sqlite_synchronous: str = "full",
 
         return MemoryStorage(priority=priority)
     if url.startswith(("postgres://", "postgresql://")):
-        raise ConfigError("storage: PostgreSQL is not available in this version")
+        from riskcast.storage.postgres import PostgresStorage
+
+        return PostgresStorage(url, priority=priority)
     path = url.removeprefix("sqlite:///").removeprefix("sqlite://")
     if "://" in path:
-        raise ConfigError(f"storage: unsupported URL {url!r} (supported: sqlite:///PATH, memory)")
+        raise ConfigError(f"storage: unsupported URL {url!r} "
+                          "(supported: sqlite:///PATH, memory, postgresql://...)")
     from riskcast.storage.sqlite import SqliteStorage
 
     return SqliteStorage(path, synchronous=sqlite_synchronous, priority=priority)

@@ -13,6 +13,7 @@ import uvicorn
 
 from riskcast.api.app import create_app, wrap
 from riskcast.api.runtime import Runtime
+from riskcast.bus.base import Bus
 from riskcast.settings import Settings
 from riskcast.storage.base import Storage
 
@@ -42,12 +43,13 @@ class _Server(uvicorn.Server):
 class LiveServer:
     """A running server: ``url``, ``ws_url``, its ``runtime`` and its event ``loop``."""
 
-    def __init__(self, settings: Settings, *, storage: Storage | None = None) -> None:
+    def __init__(self, settings: Settings, *, storage: Storage | None = None,
+                 bus: Bus | None = None) -> None:
         from riskcast.api.wsfast import FastWebSocketProtocol
 
         self.settings = settings
         self.port = free_port()
-        self.runtime = Runtime(settings, storage=storage)
+        self.runtime = Runtime(settings, storage=storage, bus=bus)
         self.app = create_app(settings, runtime=self.runtime)
         config = uvicorn.Config(wrap(self.app, settings), host="127.0.0.1", port=self.port,
                                 ws=FastWebSocketProtocol, log_config=None, lifespan="on",

@@ -1,0 +1,266 @@
+"""PostgreSQL storage (psycopg 3, async): the scale-out backend.
+
+Several riskcast processes share one database. Everything lives in one schema (``riskcast``
+by default), brought up to date at :meth:`PostgresStorage.open` by the versioned
+migrations ``migrations/postgres_NNNN_*.sql``: in one transaction, under an advisory lock,
+so processes starting together apply each migration once.
+
+Writes go through ``COPY`` into a temporary staging table, then one
+``INSERT ... SELECT ... ON CONFLICT`` into ``readings``, in one transaction. Within a batch
+rows apply in order, as SQLite's ``executemany`` does: per key the last row among those of
+the highest priority wins, and it replaces a stored row only when its priority is at least
+the stored one's. Retention is a plain ``DELETE``; time partitions or TimescaleDB
+hypertables are not used yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from importlib import resources
+from typing import Any
+
+from riskcast.core.clock import now_us
+from riskcast.core.sites import Site
+from riskcast.core.sources import SourcePriority
+from riskcast.exceptions import MissingExtraError, StorageError
+from riskcast.storage.base import Bucket, Latest, Point, Storage
+from riskcast.types import ReadingRow
+
+try:
+    import psycopg
+    from psycopg import sql
+    from psycopg.types.json import Jsonb
+    from psycopg_pool import AsyncConnectionPool
+except ImportError as err:  # pragma: no cover - exercised only without the extra
+    raise MissingExtraError("psycopg", "postgres") from err
+
+#: First key of the advisory lock taken while migrating (the second is the schema's hash).
+_MIGRATION_LOCK = 0x52434D47  # "RCMG"
+
+_STAGING = (
+    "CREATE TEMPORARY TABLE riskcast_staging (ord bigint NOT NULL, site text NOT NULL, "
+    "variable text NOT NULL, time bigint NOT NULL, value double precision NOT NULL, "
+    "quality smallint NOT NULL, source text, priority smallint NOT NULL) ON COMMIT DROP"
+)
+_COPY = ("COPY riskcast_staging (ord, site, variable, time, value, quality, source, priority)"
+         " FROM STDIN (FORMAT BINARY)")
+_COPY_TYPES = ["int8", "text", "text", "int8", "float8", "int2", "text", "int2"]
+_NEW_SERIES = (
+    "INSERT INTO series (site, variable) SELECT DISTINCT site, variable FROM riskcast_staging "
+    "ORDER BY site, variable ON CONFLICT (site, variable) DO NOTHING"
+)
+# Per key, the row SQLite's in-order upserts would leave: highest priority, then the latest.
+_UPSERT = (
+    "INSERT INTO readings (series, time, value, quality, source, priority) "
+    "SELECT DISTINCT ON (s.id, g.time) s.id, g.time, g.value, g.quality, g.source, g.priority "
+    "FROM riskcast_staging g JOIN series s ON s.site = g.site AND s.variable = g.variable "
+    "ORDER BY s.id, g.time, g.priority DESC, g.ord DESC "
+    "ON CONFLICT (series, time) DO UPDATE SET value = excluded.value, "
+    "quality = excluded.quality, source = excluded.source, priority = excluded.priority "
+    "WHERE excluded.priority >= readings.priority"
+)
+
+
+def _migrations() -> list[tuple[int, str]]:
+    folder = resources.files("riskcast.storage") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        name = entry.name
+        if name.startswith("postgres_") and name.endswith(".sql"):
+            found.append((int(name.split("_")[1]), entry.read_text()))
+    return sorted(found)
+
+
+class PostgresStorage(Storage):
+    """PostgreSQL at ``url`` (``postgresql://user@host:5432/db``), tables in ``schema``.
+
+    ``pool_size`` connections at most; :meth:`open` gives up after ``connect_timeout``
+    seconds without a connection. A commit returns only once PostgreSQL has it durable
+    (``synchronous_commit`` as the server is configured).
+    """
+
+    def __init__(self, url: str, *, priority: SourcePriority | None = None,
+                 schema: str = "riskcast", pool_size: int = 4,
+                 connect_timeout: float = 10.0) -> None:
+        self.url = url
+        self.schema = schema
+        self.priority = priority or SourcePriority()
+        self.pool_size = pool_size
+        self.connect_timeout = connect_timeout
+        self._pool: AsyncConnectionPool[Any] | None = None
+        self._closed = False
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    async def _configure(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        await conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
+
+    @asynccontextmanager
+    async def _conn(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        if self._closed:
+            raise StorageError("storage is closed")
+        if self._pool is None:
+            raise StorageError("storage is not open")
+        try:
+            async with self._pool.connection() as conn:
+                yield conn
+        except psycopg.Error as err:
+            raise StorageError(f"postgres: {err}") from err
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    async def open(self) -> None:
+        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            self.url, min_size=1, max_size=self.pool_size, open=False,
+            kwargs={"autocommit": True}, configure=self._configure,
+            check=AsyncConnectionPool.check_connection, name=f"riskcast-{self.schema}")
+        try:
+            await pool.open(wait=True, timeout=self.connect_timeout)
+        except psycopg.Error as err:
+            await pool.close()
+            raise StorageError(f"postgres: cannot connect: {err}") from err
+        self._pool = pool
+        try:
+            await self.migrate()
+        except BaseException:
+            await self.aclose()
+            raise
+
+    async def migrate(self) -> int:
+        """Apply the migrations not yet applied; returns the schema version."""
+        async with self._conn() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                               (_MIGRATION_LOCK, self.schema))
+            schema = sql.Identifier(self.schema)
+            await conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(schema))
+            await conn.execute(sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {}.schema_version (version integer PRIMARY KEY, "
+                "applied_us bigint NOT NULL)").format(schema))
+            cur = await conn.execute(sql.SQL(
+                "SELECT coalesce(max(version), 0) FROM {}.schema_version").format(schema))
+            row = await cur.fetchone()
+            version = int(row[0]) if row else 0
+            for number, text in _migrations():
+                if number > version:
+                    await conn.execute(sql.SQL(text))
+                    await conn.execute(sql.SQL(
+                        "INSERT INTO {}.schema_version (version, applied_us) VALUES (%s, %s)"
+                    ).format(schema), (number, now_us()))
+                    version = number
+            return version
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    async def ping(self) -> None:
+        async with self._conn() as conn:
+            await conn.execute("SELECT 1")
+
+    # -- sites ------------------------------------------------------------------------
+
+    async def put_site(self, site: Site) -> bool:
+        async with self._conn() as conn:
+            cur = await conn.execute(
+                "INSERT INTO sites (id, name, pack, lat, lon, tags, created_us) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
+                "name = excluded.name, pack = excluded.pack, lat = excluded.lat, "
+                "lon = excluded.lon, tags = excluded.tags RETURNING (xmax = 0)",
+                (site.id, site.name, site.pack, site.lat, site.lon, Jsonb(site.tags),
+                 now_us()))
+            row = await cur.fetchone()
+        return bool(row and row[0])
+
+    async def get_sites(self, ids: Sequence[str] | None = None) -> list[Site]:
+        if ids is not None and not ids:
+            return []
+        query = "SELECT id, name, pack, lat, lon, tags FROM sites"
+        params: tuple[Any, ...] = ()
+        if ids is not None:
+            query += " WHERE id = ANY(%s)"
+            params = (list(ids),)
+        async with self._conn() as conn:
+            cur = await conn.execute(query + " ORDER BY id", params)
+            rows = await cur.fetchall()
+        return [Site(id=r[0], name=r[1], pack=r[2], lat=r[3], lon=r[4], tags=dict(r[5]))
+                for r in rows]
+
+    async def delete_site(self, site_id: str, *, purge: bool = False) -> bool:
+        async with self._conn() as conn, conn.transaction():
+            cur = await conn.execute("DELETE FROM sites WHERE id = %s", (site_id,))
+            found = cur.rowcount > 0
+            if purge:
+                await conn.execute(
+                    "DELETE FROM readings WHERE series IN "
+                    "(SELECT id FROM series WHERE site = %s)", (site_id,))
+                await conn.execute("DELETE FROM series WHERE site = %s", (site_id,))
+        return found
+
+    # -- readings ---------------------------------------------------------------------
+
+    async def write_readings(self, rows: Sequence[ReadingRow]) -> None:
+        if not rows:
+            return
+        priority = self.priority
+        async with self._conn() as conn, conn.transaction():
+            await conn.execute(_STAGING)
+            async with conn.cursor() as cur:
+                async with cur.copy(_COPY) as copy:
+                    copy.set_types(_COPY_TYPES)
+                    for ord_, (site, variable, t, value, quality, source) in enumerate(rows):
+                        await copy.write_row((ord_, site, variable, t, value, quality, source,
+                                              priority(source)))
+                await cur.execute(_NEW_SERIES)
+                await cur.execute(_UPSERT)
+
+    async def read_series(self, site: str, variable: str, start: int, end: int, *,
+                          limit: int, descending: bool = False) -> list[Point]:
+        order = "DESC" if descending else "ASC"
+        async with self._conn() as conn:
+            cur = await conn.execute(
+                "SELECT r.time, r.value, r.quality, r.source FROM readings r "
+                "JOIN series s ON s.id = r.series WHERE s.site = %s AND s.variable = %s "
+                f"AND r.time >= %s AND r.time < %s ORDER BY r.time {order} LIMIT %s",
+                (site, variable, start, end, limit))
+            rows = await cur.fetchall()
+        return [Point(*r) for r in rows]
+
+    async def rollup(self, site: str, variable: str, start: int, end: int,
+                     every: int) -> list[Bucket]:
+        async with self._conn() as conn:
+            # time - mod(time, every) with a non-negative mod: floor buckets before 1970 too.
+            cur = await conn.execute(
+                "SELECT r.time - ((r.time %% %(e)s) + %(e)s) %% %(e)s AS b, avg(r.value), "
+                "min(r.value), max(r.value), count(*) FROM readings r "
+                "JOIN series s ON s.id = r.series WHERE s.site = %(site)s "
+                "AND s.variable = %(var)s AND r.time >= %(start)s AND r.time < %(end)s "
+                "AND r.quality < 2 GROUP BY b ORDER BY b",
+                {"e": every, "site": site, "var": variable, "start": start, "end": end})
+            rows = await cur.fetchall()
+        return [Bucket(int(r[0]), r[1], r[2], r[3], int(r[4])) for r in rows]
+
+    async def latest(self, site: str) -> list[Latest]:
+        async with self._conn() as conn:
+            cur = await conn.execute(
+                "SELECT s.variable, r.time, r.value, r.quality FROM series s "
+                "CROSS JOIN LATERAL (SELECT time, value, quality FROM readings "
+                "WHERE series = s.id ORDER BY time DESC LIMIT 1) r "
+                "WHERE s.site = %s ORDER BY s.variable", (site,))
+            rows = await cur.fetchall()
+        return [Latest(*r) for r in rows]
+
+    async def delete_readings_before(self, cutoff: int, *, variables: Sequence[str] | None,
+                                     exclude: Sequence[str] = ()) -> int:
+        async with self._conn() as conn:
+            cur = await conn.execute(
+                "DELETE FROM readings r USING series s WHERE r.series = s.id "
+                "AND r.time < %s AND (%s::text[] IS NULL OR s.variable = ANY(%s::text[])) "
+                "AND NOT (s.variable = ANY(%s::text[]))",
+                (cutoff, None if variables is None else list(variables),
+                 None if variables is None else list(variables), list(exclude)))
+            return cur.rowcount
