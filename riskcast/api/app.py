@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from riskcast import __version__
 from riskcast.api import problems, sse, ws
 from riskcast.api.limits import BodySizeLimit
-from riskcast.api.routes import catalog, health, readings, series, sites
+from riskcast.api.routes import alerts, catalog, health, readings, rules, series, sites
 from riskcast.api.runtime import Runtime
 from riskcast.settings import Settings
 
@@ -45,8 +45,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.state.runtime = rt
     app.state.hub = rt.hub
     problems.install(app)
-    for module in (health, sites, readings, series, catalog):
+    for module in (health, sites, readings, series, catalog, alerts, rules):
         app.include_router(module.router)
+    app.include_router(alerts.silences_router)
+    app.include_router(alerts.notifications_router)
     app.include_router(ws.router)
     app.include_router(sse.router)
     _mount_dashboard(app)
@@ -75,7 +77,8 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     schema = get_openapi(title=app.title, version=app.version, description=app.description,
                          routes=app.routes)
     _, components = msgspec.json.schema_components(
-        readings.SCHEMA_TYPES, ref_template="#/components/schemas/{name}")
+        readings.SCHEMA_TYPES + alerts.SCHEMA_TYPES + rules.SCHEMA_TYPES,
+        ref_template="#/components/schemas/{name}")
     schema.setdefault("components", {}).setdefault("schemas", {}).update(components)
     app.openapi_schema = schema
     return schema

@@ -10,6 +10,8 @@ import logging
 import time
 from typing import Any
 
+from riskcast.alerts.service import AlertService
+from riskcast.alerts.settings import AlertSettings
 from riskcast.api.hub import Hub
 from riskcast.bus import open_bus
 from riskcast.bus.base import Bus
@@ -39,6 +41,10 @@ class Runtime:
         self.bus = bus or open_bus(settings.bus, history_size=settings.history_size)
         self.packs = packs or PackSet.load(settings.packs)
         self.pipeline = Pipeline(self.storage, self.bus, self.packs, settings)
+        self.alerts = AlertService(
+            bus=self.bus, sites=lambda: self.pipeline.sites, packs=self.packs.packs.values(),
+            data_dir=None if settings.storage == "memory" else settings.data_dir,
+            settings=AlertSettings(sqlite_synchronous=settings.sqlite_synchronous))
         self.hub = Hub(self.bus, buffer_bytes=settings.subscriber_buffer_bytes,
                        keepalive=settings.us("keepalive") / 1e6)
         self.retention = RetentionJob(self.storage, settings)
@@ -60,6 +66,7 @@ class Runtime:
         await self.storage.open()
         await self.bus.start()
         await self.pipeline.start()
+        await self.alerts.start()  # after the pipeline: it needs the sites
         await self.hub.start()
         self._tasks.append(asyncio.create_task(self.retention.run(), name="retention"))
         if self.pollers is not None:
@@ -96,6 +103,7 @@ class Runtime:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         await self.pipeline.aclose()
+        await self.alerts.aclose()
         await self.hub.aclose()
         await self.bus.aclose()
         await self.storage.aclose()
@@ -114,6 +122,7 @@ class Runtime:
             "retention": {"runs": self.retention.runs, "deleted": self.retention.deleted},
             "derive": {"runs": self.pipeline.derive.runs,
                        "failures": self.pipeline.derive.failures},
+            "alerts": self.alerts.stats(),
             "mqtt": self.mqtt.stats() if self.mqtt else None,
             "pollers": self.pollers.stats() if self.pollers else None,
         }

@@ -61,20 +61,24 @@ RULES = [
      "selector": {"pack": "water"},
      "condition": {"kind": "class", "series": "wqi_class", "at_least": 2},
      "severity": "warning",
-     "annotations": {"summary": "WQI {value} at {site}: NSF class medium or worse"}},
+     "annotations": {
+         "summary": "Water quality at {site_name}: NSF WQI class {value} (medium or worse)"}},
     {"id": "water-wqi-bad", "name": "Water quality bad", "selector": {"pack": "water"},
      "condition": {"kind": "class", "series": "wqi_class", "at_least": 3},
      "severity": "critical",
-     "annotations": {"summary": "WQI at {site}: NSF class bad or very bad"}},
+     "annotations": {
+         "summary": "Water quality at {site_name}: NSF WQI class {value} (bad or very bad)"}},
     {"id": "water-cpcb-not-bathing", "name": "Not fit for bathing (CPCB class C or worse)",
      "selector": {"pack": "water"},
      "condition": {"kind": "class", "series": "cpcb_class", "at_least": 2},
      "severity": "warning",
-     "annotations": {"summary": "{site}: CPCB class below B, not fit for organised bathing"}},
+     "annotations": {
+         "summary": "{site}: CPCB class below B, not fit for organised bathing"}},
     {"id": "water-cpcb-below-e", "name": "Below CPCB class E", "selector": {"pack": "water"},
      "condition": {"kind": "class", "series": "cpcb_class", "at_least": 5},
      "severity": "critical",
-     "annotations": {"summary": "{site}: below CPCB class E, fit for no designated use"}},
+     "annotations": {
+         "summary": "{site}: below CPCB class E, fit for no designated use"}},
     {"id": "water-do-low", "name": "Dissolved oxygen below 4 mg/L",
      "selector": {"pack": "water"},
      "condition": {"kind": "threshold", "series": "do_mgl", "below": 4.0},

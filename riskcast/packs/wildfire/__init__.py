@@ -35,17 +35,20 @@ RULES = [
     {"id": "wildfire-fwi-high", "name": "Fire danger high", "selector": {"pack": "wildfire"},
      "condition": {"kind": "class", "series": "danger_class", "at_least": 3},
      "severity": "warning",
-     "annotations": {"summary": "FWI {value} at {site}: EFFIS class high or above"}},
+     "annotations": {
+         "summary": "Fire danger at {site_name}: EFFIS class {value} (high or above)"}},
     {"id": "wildfire-fwi-very-high", "name": "Fire danger very high",
      "selector": {"pack": "wildfire"},
      "condition": {"kind": "class", "series": "danger_class", "at_least": 4},
      "severity": "critical",
-     "annotations": {"summary": "FWI at {site}: EFFIS class very high or above"}},
+     "annotations": {
+         "summary": "Fire danger at {site_name}: EFFIS class {value} (very high or above)"}},
     {"id": "wildfire-fwi-extreme", "name": "Fire danger extreme",
      "selector": {"pack": "wildfire"},
      "condition": {"kind": "class", "series": "danger_class", "at_least": 5},
      "severity": "critical",
-     "annotations": {"summary": "FWI at {site}: EFFIS class extreme"}},
+     "annotations": {
+         "summary": "Fire danger at {site_name}: EFFIS class {value} (extreme)"}},
 ]
 
 PACK = Pack(
