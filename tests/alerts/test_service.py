@@ -115,7 +115,8 @@ async def test_wildfire_defaults_fire_on_the_danger_class(
     page, _ = await svc.list_alerts(state="firing")
     assert [(a.id, a.severity) for a in page] == [("wildfire-fwi-high:w1", "warning"),
                                                   ("wildfire-fwi-very-high:w1", "critical")]
-    assert page[1].annotations == {"summary": "FWI at w1: EFFIS class very high or above"}
+    assert page[1].annotations == {
+        "summary": "Fire danger at Fire tower: EFFIS class 4 (very high or above)"}
 
 
 async def test_rule_crud_and_errors_naming_the_field(make_service: ServiceFactory,
