@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from riskcast import __version__
 from riskcast.api import problems, sse, ws
 from riskcast.api.limits import BodySizeLimit
-from riskcast.api.routes import alerts, catalog, health, readings, rules, series, sites
+from riskcast.api.routes import alerts, catalog, health, models, readings, rules, series, sites
 from riskcast.api.runtime import Runtime
 from riskcast.settings import Settings
 
@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.state.runtime = rt
     app.state.hub = rt.hub
     problems.install(app)
-    for module in (health, sites, readings, series, catalog, alerts, rules):
+    for module in (health, sites, readings, series, catalog, alerts, rules, models):
         app.include_router(module.router)
     app.include_router(alerts.silences_router)
     app.include_router(alerts.notifications_router)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from riskcast.alerts.service import AlertService
 from riskcast.alerts.settings import AlertSettings
@@ -26,6 +26,9 @@ from riskcast.settings import Settings
 from riskcast.storage import open_storage
 from riskcast.storage.base import Storage
 
+if TYPE_CHECKING:
+    from riskcast.models.service import ModelService
+
 log = logging.getLogger(__name__)
 
 
@@ -41,6 +44,13 @@ class Runtime:
         self.bus = bus or open_bus(settings.bus, history_size=settings.history_size)
         self.packs = packs or PackSet.load(settings.packs)
         self.pipeline = Pipeline(self.storage, self.bus, self.packs, settings)
+        self.models: ModelService | None = None
+        try:
+            from riskcast.models.service import ModelService
+
+            self.models = ModelService(settings.data_dir, self.bus)
+        except ImportError:  # the ml extra is not installed: no model registry
+            log.info("model registry off: pip install 'riskcast[ml]'")
         self.alerts = AlertService(
             bus=self.bus, sites=lambda: self.pipeline.sites, packs=self.packs.packs.values(),
             data_dir=None if settings.storage == "memory" else settings.data_dir,
@@ -65,6 +75,8 @@ class Runtime:
     async def start(self) -> None:
         await self.storage.open()
         await self.bus.start()
+        if self.models is not None:
+            await self.models.start()
         await self.pipeline.start()
         await self.alerts.start()  # after the pipeline: it needs the sites
         await self.hub.start()
@@ -105,6 +117,8 @@ class Runtime:
         await self.pipeline.aclose()
         await self.alerts.aclose()
         await self.hub.aclose()
+        if self.models is not None:
+            await self.models.aclose()
         await self.bus.aclose()
         await self.storage.aclose()
 

@@ -7,6 +7,7 @@ import typer
 from riskcast import __version__
 from riskcast.cli.fwi import fwi
 from riskcast.cli.ingest import ingest
+from riskcast.cli.models import app as models_app
 from riskcast.cli.rules import app as rules_app
 from riskcast.cli.serve import serve
 from riskcast.cli.wildfire import app as wildfire_app
@@ -18,6 +19,7 @@ app.command()(ingest)
 app.command()(fwi)
 app.add_typer(wildfire_app, name="wildfire")
 app.add_typer(rules_app, name="rules")
+app.add_typer(models_app, name="model")
 
 
 @app.command()

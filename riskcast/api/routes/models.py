@@ -1,0 +1,197 @@
+"""Models: list, show, train (a background job), predict, predict in batch, drift, deploy,
+roll back, metrics. The service is ``request.app.state.runtime.models`` (:class:`ModelService`)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Annotated, Any
+
+import msgspec
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from riskcast.exceptions import ValidationError
+from riskcast.models.predict import MAX_ROWS
+
+if TYPE_CHECKING:
+    from riskcast.models.service import ModelService
+
+router = APIRouter(prefix="/api/v1/models", tags=["models"])
+VersionQuery = Annotated[str | None, Query(
+    description="a version number, `production`, `staging` or `latest` "
+                "[default: production when set, else latest]")]
+
+
+def _service(request: Request) -> ModelService:
+    service: ModelService = request.app.state.runtime.models
+    return service
+
+
+class TrainBody(BaseModel):
+    options: dict[str, Any] = Field(default_factory=dict,
+                                    examples=[{"features": "weather", "algorithm": "LightGBM"}])
+    by: str = Field(default="api", max_length=200, description="who asked")
+
+
+class PredictBody(BaseModel):
+    rows: list[dict[str, float] | list[float]] = Field(
+        min_length=1, max_length=MAX_ROWS,
+        description="feature rows, by name or in the version's feature order",
+        examples=[[{"Temperature": 34, "RH": 45, "Ws": 16, "Rain": 0}]])
+
+
+class BatchBody(msgspec.Struct, forbid_unknown_fields=True):
+    """Rows in the version's feature order, or columns by feature name (not both)."""
+
+    rows: list[list[float]] | None = None
+    columns: dict[str, list[float]] | None = None
+
+
+class LearnBody(BaseModel):
+    rows: list[dict[str, float]] = Field(min_length=1, max_length=MAX_ROWS)
+    labels: list[bool] = Field(min_length=1, max_length=MAX_ROWS)
+
+
+class OnlineRows(BaseModel):
+    rows: list[dict[str, float]] = Field(min_length=1, max_length=MAX_ROWS)
+
+
+class OutcomesBody(BaseModel):
+    rows: list[dict[str, float] | list[float]] = Field(min_length=1, max_length=MAX_ROWS)
+    labels: list[float | int | str | bool] = Field(
+        min_length=1, max_length=MAX_ROWS, description="the true class or value of each row")
+
+
+class MemberBody(BaseModel):
+    model: str
+    version: int = Field(ge=1)
+    weight: float = Field(default=1.0, gt=0)
+
+
+class EnsembleBody(BaseModel):
+    members: list[MemberBody] = Field(min_length=2, max_length=20)
+    by: str = Field(default="api", max_length=200)
+
+
+class AliasBody(BaseModel):
+    version: int = Field(ge=1)
+    alias: str = Field(default="production", examples=["production", "staging"])
+    by: str = Field(default="api", max_length=200)
+
+
+class RollbackBody(BaseModel):
+    alias: str = Field(default="production", examples=["production", "staging"])
+    by: str = Field(default="api", max_length=200)
+
+
+async def _batch_body(request: Request) -> BatchBody:
+    try:
+        return msgspec.json.decode(await request.body(), type=BatchBody)
+    except msgspec.ValidationError as err:
+        raise ValidationError(f"body: {err}", field="body") from err
+    except msgspec.DecodeError as err:
+        raise ValidationError(f"body is not JSON: {err}", field="body") from err
+
+
+def _ref(version: str | None) -> str | int | None:
+    return int(version) if version is not None and version.isdigit() else version
+
+
+@router.get("", summary="Every model, with its versions count and aliases")
+async def list_models(request: Request) -> dict[str, Any]:
+    return {"models": _service(request).list()}
+
+
+@router.get("/jobs/{job_id}", summary="A training job: state, progress, version made")
+async def get_job(job_id: str, request: Request) -> dict[str, Any]:
+    return _service(request).job(job_id).to_dict()
+
+
+@router.get("/{name}", summary="A model: versions, aliases and alias moves")
+async def show_model(name: str, request: Request) -> dict[str, Any]:
+    return _service(request).show(name)
+
+
+@router.post("/{name}/train", status_code=202,
+             summary="Train a new version in the background; answers with the job")
+async def train(name: str, request: Request, body: TrainBody | None = None) -> dict[str, Any]:
+    body = body or TrainBody()
+    job = await _service(request).train(name, body.options, by=body.by)
+    return job.to_dict()
+
+
+@router.post("/{name}/ensemble", status_code=201,
+             summary="Register a weighted vote of registered versions as a new version")
+async def ensemble(name: str, body: EnsembleBody, request: Request) -> dict[str, Any]:
+    members = [(m.model, m.version, m.weight) for m in body.members]
+    return _service(request).ensemble(name, members, by=body.by).to_dict()
+
+
+@router.post("/{name}/predict", summary="Predict a few rows with one version")
+async def predict(name: str, body: PredictBody, request: Request,
+                  version: VersionQuery = None) -> dict[str, Any]:
+    return _service(request).predict(name, body.rows, _ref(version))
+
+
+@router.post("/{name}/predict/batch", summary="Predict up to 100,000 rows",
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/json": {"schema": msgspec.json.schema(BatchBody)}}}})
+async def predict_batch(name: str, request: Request,
+                        version: VersionQuery = None) -> dict[str, Any]:
+    body = await _batch_body(request)
+    service = _service(request)
+    # Up to 100,000 rows: off the event loop, so other requests keep being answered.
+    return await asyncio.to_thread(service.predict_batch, name, rows=body.rows,
+                                   columns=body.columns, ref=_ref(version))
+
+
+@router.post("/{name}/drift", summary="PSI and KS per feature against the training reference",
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/json": {"schema": msgspec.json.schema(BatchBody)}}}})
+async def drift(name: str, request: Request, version: VersionQuery = None) -> dict[str, Any]:
+    body = await _batch_body(request)
+    if body.columns is None:
+        raise ValidationError("give recent values as columns by feature name", field="columns")
+    return _service(request).drift(name, body.columns, _ref(version))
+
+
+@router.post("/{name}/online/learn",
+             summary="Teach the online (River) learner of this name labelled rows, in order")
+async def learn(name: str, body: LearnBody, request: Request) -> dict[str, Any]:
+    return _service(request).learn(name, body.rows, body.labels)
+
+
+@router.post("/{name}/online/predict", summary="P(true) per row from the online learner")
+async def predict_online(name: str, body: OnlineRows, request: Request) -> dict[str, Any]:
+    return _service(request).predict_online(name, body.rows)
+
+
+@router.post("/{name}/outcomes",
+             summary="Score a version's predictions against labels that arrived later")
+async def outcomes(name: str, body: OutcomesBody, request: Request,
+                   version: VersionQuery = None) -> dict[str, Any]:
+    return _service(request).record_outcomes(name, body.rows, body.labels, _ref(version))
+
+
+@router.get("/{name}/performance", summary="Live metrics per version, in all and by day")
+async def performance(name: str, request: Request) -> dict[str, Any]:
+    return _service(request).performance(name)
+
+
+@router.post("/{name}/deploy", summary="Point an alias at a version")
+async def deploy(name: str, body: AliasBody, request: Request) -> dict[str, Any]:
+    move = await _service(request).deploy(name, body.version, body.alias, by=body.by)
+    return move.to_dict()
+
+
+@router.post("/{name}/rollback", summary="Move an alias back to its previous version")
+async def rollback(name: str, request: Request,
+                   body: RollbackBody | None = None) -> dict[str, Any]:
+    body = body or RollbackBody()
+    move = await _service(request).rollback(name, body.alias, by=body.by)
+    return move.to_dict()
+
+
+@router.get("/{name}/metrics", summary="A version's cross-validated metrics beside its baseline")
+async def metrics(name: str, request: Request, version: VersionQuery = None) -> dict[str, Any]:
+    return _service(request).metrics(name, _ref(version))

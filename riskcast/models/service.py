@@ -1,0 +1,289 @@
+"""The model service the API and CLI use: registry, trainers, jobs and predictors in one place.
+
+One :class:`ModelService` per runtime (``request.app.state.runtime.models``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from riskcast.bus.base import Bus
+from riskcast.core.clock import format_us, now_us
+from riskcast.exceptions import NotFoundError, ValidationError
+from riskcast.models.drift import feature_drift
+from riskcast.models.jobs import TrainingJob, TrainingJobs
+from riskcast.models.performance import score_outcomes, summarize
+from riskcast.models.predict import MAX_BATCH_ROWS, MAX_ROWS, Predictor, to_matrix
+from riskcast.models.records import AliasMove, ModelVersion
+from riskcast.models.registry import ModelRegistry
+from riskcast.models.store import check_name
+from riskcast.models.trainers import Trainer, builtin_trainers
+from riskcast.models.training import Progress, fit_version
+from riskcast.types import Micros
+
+if TYPE_CHECKING:
+    from riskcast.models.online import RiverOnlineClassifier
+
+#: How often the service looks for versions added or aliases moved by another process.
+RECHECK_SECONDS = 1.0
+
+
+class ModelService:
+    """Models under ``data_dir`` (``models.db`` and ``models/``); events on ``bus``.
+
+    ``source_dir`` is where trainers read their data files (default: the project's
+    ``shared/data``); ``trainers`` adds to or replaces the built-in ones.
+    """
+
+    def __init__(self, data_dir: Path, bus: Bus | None = None, clock: Callable[[], Micros] = now_us,
+                 *, source_dir: Path | None = None,
+                 trainers: Mapping[str, Trainer] | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self.bus = bus
+        self.clock = clock
+        self.source_dir = source_dir
+        self.trainers: dict[str, Trainer] = {**builtin_trainers(), **(trainers or {})}
+        self.registry = ModelRegistry(self.data_dir, bus, clock)
+        self.jobs = TrainingJobs(bus, clock)
+        self._predictors: dict[tuple[str, int], Predictor] = {}
+        self._resolved: dict[tuple[str, str | int | None], Predictor] = {}
+        self._generation = -1
+        self._stamp: tuple[int, int] = (-1, -1)
+        self._checked = 0.0
+        self._online: dict[str, RiverOnlineClassifier] = {}
+
+    async def start(self) -> None:
+        """Nothing to connect: the store opened with the service."""
+
+    async def aclose(self) -> None:
+        """Wait for running training jobs, then close the store."""
+        await self.jobs.aclose()
+        self.registry.close()
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def list(self) -> list[dict[str, Any]]:
+        """Every model: its name, versions, latest version and aliases; trainable names too."""
+        names = sorted(set(self.registry.names()) | set(self.trainers))
+        out = []
+        for name in names:
+            latest = self.registry.store.latest(name)
+            out.append({"name": name, "versions": latest.version if latest else 0,
+                        "latest": latest.version if latest else None,
+                        "aliases": self.registry.aliases(name) if latest else {},
+                        "trainable": name in self.trainers})
+        return out
+
+    def show(self, name: str) -> dict[str, Any]:
+        """One model: every version, its aliases and its alias moves."""
+        versions = self.registry.versions(name)
+        return {"name": name, "aliases": self.registry.aliases(name),
+                "versions": [v.to_dict() for v in versions],
+                "moves": [m.to_dict() for m in self.registry.moves(name)],
+                "trainable": name in self.trainers}
+
+    def version(self, name: str, ref: str | int | None = None) -> ModelVersion:
+        """The version ``ref`` names (number, alias, ``latest``; default production/latest)."""
+        return self.registry.resolve(name, ref)
+
+    def metrics(self, name: str, ref: str | int | None = None) -> dict[str, Any]:
+        """The stored cross-validated metrics of a version, beside its baseline's."""
+        meta = self.registry.resolve(name, ref)
+        return {"name": name, "version": meta.version, **meta.metrics}
+
+    # -- training ----------------------------------------------------------------------------
+
+    def train_sync(self, name: str, options: Mapping[str, Any] | None = None, *, by: str = "",
+                   progress: Progress | None = None) -> ModelVersion:
+        """Train ``name`` with its trainer here and now (the CLI's path); blocking."""
+        trainer = self._trainer(name)
+        plan = trainer(options or {}, self.source_dir)
+        return fit_version(self.registry, name, plan, by=by, progress=progress)
+
+    async def train(self, name: str, options: Mapping[str, Any] | None = None, *,
+                    by: str = "") -> TrainingJob:
+        """Start training ``name`` as a background job and return the job.
+
+        The trainer checks its options and loads its data first (in a thread), so bad options
+        or missing data raise here, before any job exists.
+        """
+        trainer = self._trainer(name)
+        plan = await asyncio.to_thread(trainer, dict(options or {}), self.source_dir)
+        return self.jobs.start(
+            name, lambda progress: fit_version(self.registry, name, plan, by=by,
+                                               progress=progress), by)
+
+    def job(self, job_id: str) -> TrainingJob:
+        """A training job by id."""
+        return self.jobs.get(job_id)
+
+    def _trainer(self, name: str) -> Trainer:
+        trainer = self.trainers.get(check_name(name))
+        if trainer is None:
+            raise NotFoundError(f"no trainer for model {name!r}; known: "
+                                f"{', '.join(sorted(self.trainers))}")
+        return trainer
+
+    def ensemble(self, name: str, members: Sequence[tuple[str, int, float]], *,
+                 by: str = "") -> ModelVersion:
+        """Register a weighted vote of registered versions ``(model, version, weight)`` as the
+        next version of ``name``."""
+        from riskcast.models.ensembles import Member, build
+
+        loaded = []
+        for model, version, weight in members:
+            meta = self.registry.resolve(model, version)
+            loaded.append(Member(meta, self.registry.load(meta), float(weight)))
+        meta, estimator = build(check_name(name), loaded, by)
+        return self.registry.register(meta, estimator)
+
+    # -- aliases -----------------------------------------------------------------------------
+
+    async def deploy(self, name: str, version: int, alias: str = "production",
+                     by: str = "") -> AliasMove:
+        """Point ``alias`` at ``version`` (recorded and published)."""
+        return await self.registry.deploy(name, version, alias, by)
+
+    async def rollback(self, name: str, alias: str = "production", by: str = "") -> AliasMove:
+        """Move ``alias`` back to its previous version (recorded and published)."""
+        return await self.registry.rollback(name, alias, by)
+
+    # -- predicting --------------------------------------------------------------------------
+
+    def predictor(self, name: str, ref: str | int | None = None) -> Predictor:
+        """A ready predictor for the version ``ref`` names (loaded once, then cached).
+
+        Which version a name and ref resolve to is cached until the registry changes: at once
+        for changes made through this process, within :data:`RECHECK_SECONDS` for changes made
+        by another (``riskcast model deploy`` while the server runs).
+        """
+        now = time.monotonic()
+        if now - self._checked > RECHECK_SECONDS:
+            self._checked = now
+            stamp = self.registry.store.stamp()
+            if stamp != self._stamp:
+                self._stamp = stamp
+                self._resolved.clear()
+        if self._generation != self.registry.generation:
+            self._resolved.clear()
+            self._generation = self.registry.generation
+        found = self._resolved.get((name, ref))
+        if found is not None:
+            return found
+        meta = self.registry.resolve(name, ref)
+        key = (meta.name, meta.version)
+        predictor = self._predictors.get(key)
+        if predictor is None:
+            predictor = self._predictors[key] = Predictor(meta, self.registry.load(meta))
+        self._resolved[(name, ref)] = predictor
+        return predictor
+
+    def predict(self, name: str, rows: Sequence[Any], ref: str | int | None = None,
+                ) -> dict[str, Any]:
+        """Predict a few rows (at most :data:`MAX_ROWS`) with the version ``ref`` names."""
+        predictor = self.predictor(name, ref)
+        return predictor.predict(to_matrix(predictor.meta.features, rows=rows, limit=MAX_ROWS))
+
+    def predict_batch(self, name: str, *, rows: Sequence[Any] | None = None,
+                      columns: Mapping[str, Sequence[float]] | None = None,
+                      ref: str | int | None = None) -> dict[str, Any]:
+        """Predict up to :data:`MAX_BATCH_ROWS` rows, given as rows or as columns."""
+        predictor = self.predictor(name, ref)
+        X = to_matrix(predictor.meta.features, rows=rows, columns=columns, limit=MAX_BATCH_ROWS)
+        return predictor.predict(X)
+
+    # -- watching ----------------------------------------------------------------------------
+
+    def drift(self, name: str, columns: Mapping[str, Sequence[float]],
+              ref: str | int | None = None) -> dict[str, Any]:
+        """PSI and KS per feature of ``columns`` (recent rows) against the version's training
+        reference."""
+        meta = self.registry.resolve(name, ref)
+        if not meta.reference:
+            raise ValidationError(f"{name} version {meta.version} has no training reference",
+                                  field="version")
+        return {"name": name, "version": meta.version,
+                "features": msgspec.to_builtins(feature_drift(meta.reference, columns))}
+
+    def record_outcomes(self, name: str, rows: Sequence[Any], labels: Sequence[Any],
+                        ref: str | int | None = None) -> dict[str, Any]:
+        """Score the version's predictions for ``rows`` against their true ``labels`` (or
+        values) and add them to today's (UTC) tally of that version."""
+        if len(rows) != len(labels):
+            raise ValidationError("give as many labels as rows", field="labels")
+        predictor = self.predictor(name, ref)
+        answer = predictor.predict(to_matrix(predictor.meta.features, rows=rows,
+                                             limit=MAX_BATCH_ROWS))
+        tally = score_outcomes(answer, labels)
+        day = format_us(self.clock())[:10]
+        self.registry.store.add_outcomes(name, predictor.meta.version, day, tally)
+        return {"name": name, "version": predictor.meta.version, "day": day,
+                **summarize(predictor.meta.task, tally)}
+
+    def performance(self, name: str) -> dict[str, Any]:
+        """Live metrics per version: all days together and day by day."""
+        tasks = {v.version: v.task for v in self.registry.versions(name)}
+        days = self.registry.store.outcomes(name)
+        out: dict[int, dict[str, Any]] = {}
+        for row in days:
+            entry = out.setdefault(row["version"], {"version": row["version"], "days": [],
+                                                    "_total": dict.fromkeys(row, 0)})
+            entry["days"].append({"day": row["day"], **summarize(tasks[row["version"]], row)})
+            for key in ("n", "correct", "brier_sum", "abs_error_sum", "sq_error_sum"):
+                entry["_total"][key] += row[key]
+        versions = []
+        for version, entry in out.items():
+            entry["all"] = summarize(tasks[version], entry.pop("_total"))
+            versions.append(entry)
+        return {"name": name, "versions": versions}
+
+    # -- online learning ---------------------------------------------------------------------
+
+    def _learner(self, name: str, first: Mapping[str, Any] | None) -> RiverOnlineClassifier:
+        learner = self._online.get(check_name(name))
+        if learner is None:
+            from riskcast.models.online import RiverOnlineClassifier  # river is optional
+
+            stored = self.registry.store.get_online(name)
+            if stored is not None:
+                learner = RiverOnlineClassifier.from_state(stored[0], stored[1])
+            elif first is None:
+                raise NotFoundError(f"no online learner {name!r}; send labelled rows first")
+            else:
+                latest = self.registry.store.latest(name)
+                learner = RiverOnlineClassifier(
+                    latest.features if latest is not None else sorted(first))
+            self._online[name] = learner
+        return learner
+
+    def learn(self, name: str, rows: Sequence[Mapping[str, Any]],
+              labels: Sequence[bool | int]) -> dict[str, Any]:
+        """Teach the online learner ``name`` each labelled row, in order; store its state.
+
+        A new learner takes the features of the registered model of that name, else the first
+        row's keys, sorted.
+        """
+        if len(rows) != len(labels) or not rows:
+            raise ValidationError("give as many labels as rows, at least one", field="labels")
+        if len(rows) > MAX_ROWS:
+            raise ValidationError(f"{len(rows)} rows; at most {MAX_ROWS}", field="rows")
+        learner = self._learner(name, rows[0])
+        for i, (row, label) in enumerate(zip(rows, labels, strict=True)):
+            learner.learn_one(row, bool(label), where=f"rows[{i}]")
+        self.registry.store.put_online(name, learner.features, learner.state(),
+                                       format_us(self.clock()))
+        return {"name": name, "learned": len(rows), "seen": learner.seen,
+                "features": list(learner.features)}
+
+    def predict_online(self, name: str, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """P(true) per row from the online learner ``name``."""
+        learner = self._learner(name, None)
+        return {"name": name, "seen": learner.seen,
+                "probabilities": [learner.predict_proba_one(row, where=f"rows[{i}]")
+                                  for i, row in enumerate(rows)]}
