@@ -12,8 +12,9 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip wheel
 
 # The stamps re-install when pyproject.toml changes.
+# The demo runs every pack and the model registry, so it installs the ml extra too.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e '.[ml]'
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python

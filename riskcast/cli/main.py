@@ -7,7 +7,6 @@ import typer
 from riskcast import __version__
 from riskcast.cli.fwi import fwi
 from riskcast.cli.ingest import ingest
-from riskcast.cli.models import app as models_app
 from riskcast.cli.rules import app as rules_app
 from riskcast.cli.serve import serve
 from riskcast.cli.wildfire import app as wildfire_app
@@ -19,7 +18,12 @@ app.command()(ingest)
 app.command()(fwi)
 app.add_typer(wildfire_app, name="wildfire")
 app.add_typer(rules_app, name="rules")
-app.add_typer(models_app, name="model")
+try:
+    from riskcast.cli.models import app as models_app
+except ImportError:  # the ml extra is not installed: no `riskcast model`
+    pass
+else:
+    app.add_typer(models_app, name="model")
 
 
 @app.command()
