@@ -180,7 +180,13 @@ class ModelService:
         key = (meta.name, meta.version)
         predictor = self._predictors.get(key)
         if predictor is None:
-            predictor = self._predictors[key] = Predictor(meta, self.registry.load(meta))
+            artifact = self.registry.load(meta)
+            if not hasattr(artifact, "predict"):
+                # e.g. the water forecast's per-station River state: metrics, not a predictor.
+                raise ValidationError(
+                    f"model {meta.name} version {meta.version} holds no estimator to predict "
+                    "with (its artifact is stored state or metrics only)", field="name")
+            predictor = self._predictors[key] = Predictor(meta, artifact)
         self._resolved[(name, ref)] = predictor
         return predictor
 

@@ -157,3 +157,23 @@ def test_unreadable_state_is_a_validation_error() -> None:
 
     with pytest.raises(ValidationError):
         StationForecaster.from_state({"history": [1.0]})
+
+
+@pytest.mark.anyio
+async def test_registry_refuses_to_predict_with_stored_state(tmp_path: Path) -> None:
+    from riskcast.exceptions import ValidationError
+    from riskcast.models.service import ModelService
+
+    ev = forecast.evaluate_simulated(days=2, stations=2)["do_mgl"]
+    registry = ModelRegistry(tmp_path)
+    try:
+        forecast.register(registry, "water-do-forecast", ev, "simulated, 2 days")
+    finally:
+        registry.close()
+    service = ModelService(tmp_path, None)
+    await service.start()
+    try:
+        with pytest.raises(ValidationError, match="holds no estimator"):
+            service.predict("water-do-forecast", [[1.0] * len(ev.features)], 1)
+    finally:
+        await service.aclose()
