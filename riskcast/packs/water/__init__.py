@@ -85,6 +85,12 @@ RULES = [
      "severity": "warning",
      "annotations": {"summary": "DO {value} mg/L at {site}: below the CPCB class C/D "
                                 "minimum, fish at risk"}},
+    # Sensor health: a station that falls silent (MQTT sensors report every few minutes).
+    {"id": "water-sensor-silent", "name": "Water station silent",
+     "selector": {"pack": "water"},
+     "condition": {"kind": "no_data", "after": "30m"},
+     "severity": "warning",
+     "annotations": {"summary": "{site_name}: no reading for {value:.0f} s"}},
 ]
 
 PACK = Pack(

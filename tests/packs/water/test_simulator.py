@@ -130,7 +130,8 @@ def test_default_rules_parse_as_alert_rules_of_this_pack() -> None:
                                        reason="the alerts engine is not installed")
     parse_rule = rules_module.parse_rule
     rules = [parse_rule(r, known_packs={"water"}) for r in PACK.rules]
-    assert {r.series for r in rules} == {"wqi_class", "cpcb_class", "do_mgl"}
+    assert {r.series for r in rules} == {"wqi_class", "cpcb_class", "do_mgl", None}
+    assert any(type(r.condition).__name__ == "NoData" for r in rules)
     assert all(r.selector.pack == "water" for r in rules)
 
 
