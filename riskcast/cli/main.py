@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from riskcast import __version__
+from riskcast.cli.db import app as db_app
 from riskcast.cli.fwi import fwi
 from riskcast.cli.ingest import ingest
 from riskcast.cli.rules import app as rules_app
@@ -18,6 +19,7 @@ app.command()(ingest)
 app.command()(fwi)
 app.add_typer(wildfire_app, name="wildfire")
 app.add_typer(rules_app, name="rules")
+app.add_typer(db_app, name="db")
 try:
     from riskcast.cli.models import app as models_app
 except ImportError:  # the ml extra is not installed: no `riskcast model`
