@@ -99,13 +99,13 @@ def jsonable(params: dict[str, Any]) -> dict[str, Any]:
 
 def splits(ds: Dataset, n_splits: int, seed: int = 0) -> Iterator[tuple[Any, Any]]:
     """The (train, test) index pairs for ``ds``: time-ordered, stratified or plain k-fold."""
-    dummy = np.zeros((len(ds.y), 1))
+    rows_only = np.zeros((len(ds.y), 1))  # the splitters only count rows
     if ds.time_ordered:
-        return iter(TimeSeriesSplit(n_splits=n_splits).split(dummy))
+        return iter(TimeSeriesSplit(n_splits=n_splits).split(rows_only))
     if ds.task == "classification":
         return iter(StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-                    .split(dummy, ds.y))
-    return iter(KFold(n_splits=n_splits, shuffle=True, random_state=seed).split(dummy))
+                    .split(rows_only, ds.y))
+    return iter(KFold(n_splits=n_splits, shuffle=True, random_state=seed).split(rows_only))
 
 
 def _baseline(ds: Dataset) -> tuple[str, Callable[[], Any] | None]:
