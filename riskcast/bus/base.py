@@ -7,6 +7,7 @@ Storage is the truth; the bus is for delivery. Every hub hears every channel thr
 from __future__ import annotations
 
 import abc
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -55,3 +56,51 @@ class Bus(abc.ABC):
     @abc.abstractmethod
     async def ping(self) -> None:
         """Return when the bus is reachable; raise ``BusError`` otherwise."""
+
+
+class Listeners:
+    """This process's :meth:`Bus.listen` iterators, fed by one ``deliver`` per event.
+
+    Shared by every backend: whatever brings an event in (a local publish, a Redis pub/sub
+    message, a NATS push), each listener gets it once, in arrival order, and every iterator
+    ends when the bus closes.
+    """
+
+    _CLOSED = object()
+
+    def __init__(self) -> None:
+        self._queues: set[asyncio.Queue[Any]] = set()
+        self.closed = False
+
+    def __len__(self) -> int:
+        return len(self._queues)
+
+    def add(self) -> AsyncIterator[Event]:
+        """A new listener (ends at once if the bus is already closed)."""
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        if self.closed:
+            queue.put_nowait(self._CLOSED)
+        else:
+            self._queues.add(queue)
+        return self._drain(queue)
+
+    def deliver(self, event: Event) -> None:
+        for queue in self._queues:
+            queue.put_nowait(event)
+
+    def close(self) -> None:
+        """End every listener; later ones end at once."""
+        self.closed = True
+        for queue in self._queues:
+            queue.put_nowait(self._CLOSED)
+        self._queues.clear()
+
+    async def _drain(self, queue: asyncio.Queue[Any]) -> AsyncIterator[Event]:
+        try:
+            while True:
+                item = await queue.get()
+                if item is self._CLOSED:
+                    return
+                yield item
+        finally:
+            self._queues.discard(queue)

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
-from riskcast.bus.base import Bus
+from riskcast.bus.base import Bus, Listeners
 from riskcast.core.clock import format_us, now_us
 from riskcast.core.events import Event, check_channel
 from riskcast.exceptions import HistoryGapError
-
-_CLOSED = object()
 
 
 class MemoryBus(Bus):
@@ -22,15 +19,13 @@ class MemoryBus(Bus):
         self.history_size = history_size
         self._history: dict[str, deque[Event]] = {}
         self._seq: dict[str, int] = {}
-        self._listeners: set[asyncio.Queue[Any]] = set()
+        self._listeners = Listeners()
 
     async def start(self) -> None:
         return None
 
     async def aclose(self) -> None:
-        for queue in self._listeners:
-            queue.put_nowait(_CLOSED)
-        self._listeners.clear()
+        self._listeners.close()
 
     async def publish(self, channel: str, data: Any) -> Event:
         check_channel(channel)
@@ -41,24 +36,11 @@ class MemoryBus(Bus):
         if history is None:
             history = self._history[channel] = deque(maxlen=self.history_size)
         history.append(event)
-        for queue in self._listeners:
-            queue.put_nowait(event)
+        self._listeners.deliver(event)
         return event
 
     def listen(self) -> AsyncIterator[Event]:
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        self._listeners.add(queue)
-        return self._drain(queue)
-
-    async def _drain(self, queue: asyncio.Queue[Any]) -> AsyncIterator[Event]:
-        try:
-            while True:
-                item = await queue.get()
-                if item is _CLOSED:
-                    return
-                yield item
-        finally:
-            self._listeners.discard(queue)
+        return self._listeners.add()
 
     async def history(self, channel: str, after: int) -> list[Event]:
         check_channel(channel)

@@ -29,7 +29,7 @@ from typing import Any
 
 import msgspec
 
-from riskcast.bus.base import Bus
+from riskcast.bus.base import Bus, Listeners
 from riskcast.core.clock import format_us, now_us
 from riskcast.core.events import Event, check_channel
 from riskcast.exceptions import BusError, HistoryGapError, MissingExtraError
@@ -44,7 +44,6 @@ except ImportError as err:  # pragma: no cover - exercised only without the extr
     raise MissingExtraError("nats-py", "nats") from err
 
 log = logging.getLogger(__name__)
-_CLOSED = object()
 _encode = msgspec.json.Encoder().encode
 _SEQ_HEADER = "Riskcast-Seq"
 _WRONG_LAST_SEQUENCE = 10071
@@ -70,7 +69,7 @@ class NatsBus(Bus):
         self._nc: Any = None
         self._js: Any = None
         self._sub: Any = None
-        self._listeners: set[asyncio.Queue[Any]] = set()
+        self._listeners = Listeners()
         self._last: dict[str, tuple[int, int]] = {}  # channel -> (stream seq, channel seq)
         self._locks: dict[str, asyncio.Lock] = {}
         self._closed = False
@@ -134,9 +133,7 @@ class NatsBus(Bus):
             with contextlib.suppress(NatsError, OSError):
                 await self._nc.close()
         self._sub = self._js = None
-        for queue in self._listeners:
-            queue.put_nowait(_CLOSED)
-        self._listeners.clear()
+        self._listeners.close()
 
     async def ping(self) -> None:
         js = self._jetstream()
@@ -243,23 +240,7 @@ class NatsBus(Bus):
         except (msgspec.DecodeError, KeyError, TypeError):
             log.warning("nats bus: dropped a malformed message on %s", msg.subject)
             return
-        for queue in self._listeners:
-            queue.put_nowait(event)
+        self._listeners.deliver(event)
 
     def listen(self) -> AsyncIterator[Event]:
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        if self._closed:
-            queue.put_nowait(_CLOSED)
-        else:
-            self._listeners.add(queue)
-        return self._drain(queue)
-
-    async def _drain(self, queue: asyncio.Queue[Any]) -> AsyncIterator[Event]:
-        try:
-            while True:
-                item = await queue.get()
-                if item is _CLOSED:
-                    return
-                yield item
-        finally:
-            self._listeners.discard(queue)
+        return self._listeners.add()

@@ -31,7 +31,7 @@ from typing import Any
 
 import msgspec
 
-from riskcast.bus.base import Bus
+from riskcast.bus.base import Bus, Listeners
 from riskcast.core.clock import format_us, now_us
 from riskcast.core.events import Event, check_channel
 from riskcast.exceptions import BusError, HistoryGapError, MissingExtraError
@@ -45,7 +45,6 @@ except ImportError as err:  # pragma: no cover - exercised only without the extr
     raise MissingExtraError("redis", "redis") from err
 
 log = logging.getLogger(__name__)
-_CLOSED = object()
 _encode = msgspec.json.Encoder().encode
 
 _PUBLISH = """
@@ -78,7 +77,7 @@ class RedisBus(Bus):
         self._pubsub: Any = None
         self._script: Any = None
         self._reader: asyncio.Task[None] | None = None
-        self._listeners: set[asyncio.Queue[Any]] = set()
+        self._listeners = Listeners()
         self._seen: dict[str, int] = {}
         self._closed = False
 
@@ -144,9 +143,7 @@ class RedisBus(Bus):
                 await self._pubsub.aclose()
             self._pubsub = None
         await self._close_clients()
-        for queue in self._listeners:
-            queue.put_nowait(_CLOSED)
-        self._listeners.clear()
+        self._listeners.close()
 
     async def _close_clients(self) -> None:
         for client in (self._client, self._sub_client):
@@ -210,27 +207,11 @@ class RedisBus(Bus):
     # -- listening ----------------------------------------------------------------------
 
     def listen(self) -> AsyncIterator[Event]:
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        if self._closed:
-            queue.put_nowait(_CLOSED)
-        else:
-            self._listeners.add(queue)
-        return self._drain(queue)
-
-    async def _drain(self, queue: asyncio.Queue[Any]) -> AsyncIterator[Event]:
-        try:
-            while True:
-                item = await queue.get()
-                if item is _CLOSED:
-                    return
-                yield item
-        finally:
-            self._listeners.discard(queue)
+        return self._listeners.add()
 
     def _fan_out(self, event: Event) -> None:
         self._seen[event.channel] = event.seq
-        for queue in self._listeners:
-            queue.put_nowait(event)
+        self._listeners.deliver(event)
 
     async def _deliver(self, event: Event) -> None:
         seen = self._seen.get(event.channel)
