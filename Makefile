@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: demo test check bench clean install install-dev
+.PHONY: demo test check bench clean install install-dev browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,15 @@ install-dev: $(VENV)/.installed-dev
 demo: install  ## run the whole platform on SQLite with simulated sites
 	$(BIN)/riskcast serve --simulate --data-dir .riskcast --port $(PORT)
 
-test: install-dev  ## install the dev dependencies and run the tests
+# The dashboard tests drive Debian's chromium through Playwright (never `playwright install`,
+# which downloads a browser this offline machine cannot fetch).
+browser:
+	@command -v chromium >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium >/dev/null; }; }
+
+test: install-dev browser  ## install the dev dependencies and chromium, then run the tests
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 check: install-dev  ## lint and type-check
