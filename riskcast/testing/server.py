@@ -44,11 +44,11 @@ class LiveServer:
     """A running server: ``url``, ``ws_url``, its ``runtime`` and its event ``loop``."""
 
     def __init__(self, settings: Settings, *, storage: Storage | None = None,
-                 bus: Bus | None = None) -> None:
+                 bus: Bus | None = None, port: int | None = None) -> None:
         from riskcast.api.wsfast import FastWebSocketProtocol
 
         self.settings = settings
-        self.port = free_port()
+        self.port = port or free_port()  # a given port: a restart where clients expect it
         self.runtime = Runtime(settings, storage=storage, bus=bus)
         self.app = create_app(settings, runtime=self.runtime)
         config = uvicorn.Config(wrap(self.app, settings), host="127.0.0.1", port=self.port,
@@ -98,10 +98,10 @@ class LiveServer:
 
 
 @contextmanager
-def live_server(settings: Settings, *, storage: Storage | None = None
-                ) -> Iterator[LiveServer]:
-    """Start a server with ``settings`` (port chosen here) and stop it afterwards."""
-    server = LiveServer(settings, storage=storage).start()
+def live_server(settings: Settings, *, storage: Storage | None = None,
+                port: int | None = None) -> Iterator[LiveServer]:
+    """Start a server with ``settings`` (on ``port``, else a free one) and stop it afterwards."""
+    server = LiveServer(settings, storage=storage, port=port).start()
     try:
         yield server
     finally:
