@@ -1,0 +1,108 @@
+"""Several ``riskcast serve`` processes on PostgreSQL plus Redis or NATS: an event ingested
+through one process reaches WebSocket subscribers of another in order, and a client resumes
+with ``since`` on a process other than the one it left."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.scale.servers import ServeProcess
+from tests.scale.services import Daemon
+from tests.scale.streams import Stream, post_readings, reading, values
+
+
+@pytest.fixture
+def two(tmp_path: Path, database: str, bus_server: tuple[str, Daemon]
+        ) -> Iterator[tuple[ServeProcess, ServeProcess]]:
+    bus, _ = bus_server
+    a = ServeProcess(tmp_path, storage=database, bus=bus, name="a")
+    b = ServeProcess(tmp_path, storage=database, bus=bus, name="b")
+    try:
+        a.start()
+        b.start()
+        yield a, b
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_ingest_on_one_process_reaches_a_subscriber_of_another_in_order(
+        two: tuple[ServeProcess, ServeProcess]) -> None:
+    a, b = two
+    httpx.post(f"{a.url}/api/v1/sites", json={"id": "shared"}).raise_for_status()
+
+    async def scenario() -> None:
+        stream = Stream()
+        await stream.connect(b.ws_url, ["site.shared"])
+        async with httpx.AsyncClient() as client:
+            for k in range(20):
+                r = await post_readings(client, a.url, [reading("shared", k)])
+                assert r.status_code == 200 and r.json()["accepted"] == 1
+        events = await stream.read(20)
+        assert values(events) == [float(k) for k in range(20)]
+        seqs = [e["seq"] for e in events]
+        assert seqs == list(range(seqs[0], seqs[0] + 20))  # gapless, in order
+        # Leave b, miss five events, resume on a: the missed ones, then live ones.
+        await stream.close()
+        async with httpx.AsyncClient() as client:
+            for k in range(20, 25):
+                await post_readings(client, b.url, [reading("shared", k)])
+        await stream.connect(a.ws_url, ["site.shared"], resume=True)
+        async with httpx.AsyncClient() as client:
+            await post_readings(client, b.url, [reading("shared", 25)])
+        resumed = await stream.read(6)
+        assert values(resumed) == [float(k) for k in range(20, 26)]
+        assert [e["seq"] for e in resumed] == list(range(seqs[-1] + 1, seqs[-1] + 7))
+        await stream.close()
+
+    asyncio.run(scenario())
+    points = httpx.get(f"{b.url}/api/v1/sites/shared/series/wind_kmh",
+                       params={"from": "2023-01-01T00:00:00Z"}).json()["points"]
+    assert [p["value"] for p in points] == [float(k) for k in range(26)]
+
+
+def test_workers_share_one_port(tmp_path: Path, database: str,
+                                bus_server: tuple[str, Daemon]) -> None:
+    bus, _ = bus_server
+    server = ServeProcess(tmp_path, storage=database, bus=bus, workers=2).start()
+    try:
+        httpx.post(f"{server.url}/api/v1/sites", json={"id": "w"}).raise_for_status()
+
+        async def scenario() -> None:
+            # Several connections: the kernel spreads them over both workers; every
+            # subscriber hears every event whichever worker ingested it.
+            streams = [Stream() for _ in range(6)]
+            for stream in streams:
+                await stream.connect(server.ws_url, ["site.w"])
+            async with httpx.AsyncClient() as client:
+                for k in range(10):
+                    # A fresh connection per request, so requests land on both workers.
+                    r = await client.post(f"{server.url}/api/v1/readings",
+                                          json={"readings": [reading("w", k)]},
+                                          headers={"connection": "close"})
+                    assert r.json()["accepted"] == 1
+            for stream in streams:
+                assert values(await stream.read(10)) == [float(k) for k in range(10)]
+                await stream.close()
+
+        asyncio.run(scenario())
+    finally:
+        server.stop()
+    assert "Traceback" not in server.log_text()
+
+
+def test_workers_refuse_sqlite_and_the_memory_bus(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "riskcast.cli.main", "serve", "--workers", "2",
+                           "--data-dir", str(tmp_path)], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2
+    assert "--workers 2 needs backends that processes share" in done.stderr
+    assert "postgresql://" in done.stderr and "redis://" in done.stderr
