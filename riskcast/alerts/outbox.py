@@ -80,6 +80,11 @@ class Outbox:
         #: Messages sent, by key, for tests and ``stats`` (bounded).
         self.last_sent: list[str] = []
 
+    @property
+    def pending(self) -> int:
+        """Groups waiting to be sent, messages waiting for a retry and sends in flight."""
+        return len(self._groups) + len(self._retries) + len(self._inflight)
+
     def wake(self) -> None:
         """Time moved, or rows were noted: look again soon."""
         self._wake.set()

@@ -239,6 +239,14 @@ class Hub:
             "dropped_slow": self._dropped_slow,
         }
 
+    def transports(self) -> dict[str, int]:
+        """Connections by the module of their adapter (``ws``, ``sse``), for metrics."""
+        counts: dict[str, int] = {}
+        for sub in self._conns:
+            kind = type(sub).__module__.rpartition(".")[2]
+            counts[kind] = counts.get(kind, 0) + 1
+        return counts
+
     # connections
 
     def attach(self, sub: Subscriber) -> None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from riskcast.alerts.service import AlertService
 from riskcast.alerts.settings import AlertSettings
 from riskcast.api.hub import Hub
+from riskcast.api.metrics import RuntimeMetrics
 from riskcast.bus import open_bus
 from riskcast.bus.base import Bus
 from riskcast.ingest.coordinator import PollCoordinator
@@ -22,6 +23,7 @@ from riskcast.ingest.simulator import Simulator
 from riskcast.packs.registry import PackSet
 from riskcast.pipeline import Pipeline
 from riskcast.pipeline.retention import RetentionJob
+from riskcast.security.service import Security
 from riskcast.settings import Settings
 from riskcast.storage import open_storage
 from riskcast.storage.base import Storage
@@ -44,6 +46,8 @@ class Runtime:
         self.bus = bus or open_bus(settings.bus, history_size=settings.history_size)
         self.packs = packs or PackSet.load(settings.packs)
         self.pipeline = Pipeline(self.storage, self.bus, self.packs, settings)
+        #: Keys, tokens, rate limits and the audit log (docs/security.md).
+        self.security = Security(settings)
         self.models: ModelService | None = None
         try:
             from riskcast.models.service import ModelService
@@ -71,8 +75,10 @@ class Runtime:
         self.draining = False
         self.started_at = time.time()
         self._tasks: list[asyncio.Task[Any]] = []
+        self.metrics = RuntimeMetrics(self)
 
     async def start(self) -> None:
+        await self.security.start()
         await self.storage.open()
         await self.bus.start()
         if self.models is not None:
@@ -121,6 +127,7 @@ class Runtime:
             await self.models.aclose()
         await self.bus.aclose()
         await self.storage.aclose()
+        await self.security.aclose()  # last: the audit log flushes what is queued
 
     def stats(self) -> dict[str, Any]:
         c = self.pipeline.committer

@@ -8,8 +8,9 @@ commit runs the next group gathers, so durability costs milliseconds, not throug
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from riskcast.exceptions import OverloadedError, StorageError
 from riskcast.storage.base import Storage
@@ -31,6 +32,8 @@ class GroupCommitter:
         self.pending_rows = 0
         self.commits = 0
         self.committed_rows = 0
+        #: Called after each commit with its row count and duration in seconds (metrics).
+        self.on_commit: Callable[[int, float], None] | None = None
         self._queue: deque[tuple[Sequence[ReadingRow], asyncio.Future[None]]] = deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -61,6 +64,7 @@ class GroupCommitter:
             self._wake.clear()
             while self._queue:
                 group, rows = self._take()
+                started = time.perf_counter()
                 try:
                     await self.storage.write_readings(rows)
                 except Exception as err:  # every caller of the group learns why
@@ -71,6 +75,8 @@ class GroupCommitter:
                 else:
                     self.commits += 1
                     self.committed_rows += len(rows)
+                    if self.on_commit is not None:
+                        self.on_commit(len(rows), time.perf_counter() - started)
                     for _, future in group:
                         if not future.done():
                             future.set_result(None)

@@ -6,6 +6,8 @@ One :class:`ModelService` per runtime (``request.app.state.runtime.models``).
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -22,14 +24,18 @@ from riskcast.models.performance import score_outcomes, summarize
 from riskcast.models.predict import MAX_BATCH_ROWS, MAX_ROWS, Predictor, to_matrix
 from riskcast.models.records import AliasMove, ModelVersion
 from riskcast.models.registry import ModelRegistry
+from riskcast.models.shadow import ShadowTally
 from riskcast.models.store import check_name
 from riskcast.models.trainers import Trainer, builtin_trainers
 from riskcast.models.training import Progress, fit_version
 from riskcast.types import Micros
 
 if TYPE_CHECKING:
+    from riskcast.models.forecasters import ForecasterSet
     from riskcast.models.online import RiverOnlineClassifier
 
+
+log = logging.getLogger(__name__)
 #: How often the service looks for versions added or aliases moved by another process.
 RECHECK_SECONDS = 1.0
 
@@ -51,12 +57,17 @@ class ModelService:
         self.trainers: dict[str, Trainer] = {**builtin_trainers(), **(trainers or {})}
         self.registry = ModelRegistry(self.data_dir, bus, clock)
         self.jobs = TrainingJobs(bus, clock)
-        self._predictors: dict[tuple[str, int], Predictor] = {}
-        self._resolved: dict[tuple[str, str | int | None], Predictor] = {}
+        self._predictors: dict[tuple[str, int], Predictor | ForecasterSet] = {}
+        self._resolved: dict[tuple[str, str | int | None], Predictor | ForecasterSet] = {}
+        self._compiling: set[tuple[str, int]] = set()
+        #: Production beside staging on the live rows (filled by the pipeline).
+        self.shadow = ShadowTally()
         self._generation = -1
         self._stamp: tuple[int, int] = (-1, -1)
         self._checked = 0.0
         self._online: dict[str, RiverOnlineClassifier] = {}
+        #: Called after each answered prediction with the model and its seconds (metrics).
+        self.on_predict: Callable[[str, float], None] | None = None
 
     async def start(self) -> None:
         """Nothing to connect: the store opened with the service."""
@@ -156,8 +167,9 @@ class ModelService:
 
     # -- predicting --------------------------------------------------------------------------
 
-    def predictor(self, name: str, ref: str | int | None = None) -> Predictor:
-        """A ready predictor for the version ``ref`` names (loaded once, then cached).
+    def servable(self, name: str, ref: str | int | None = None) -> Predictor | ForecasterSet:
+        """The loaded version ``ref`` names, ready to serve (loaded once, then cached): a
+        :class:`Predictor` for an estimator, a :class:`ForecasterSet` for a forecaster.
 
         Which version a name and ref resolve to is cached until the registry changes: at once
         for changes made through this process, within :data:`RECHECK_SECONDS` for changes made
@@ -178,31 +190,102 @@ class ModelService:
             return found
         meta = self.registry.resolve(name, ref)
         key = (meta.name, meta.version)
-        predictor = self._predictors.get(key)
-        if predictor is None:
-            artifact = self.registry.load(meta)
-            if not hasattr(artifact, "predict"):
-                # e.g. the water forecast's per-station River state: metrics, not a predictor.
-                raise ValidationError(
-                    f"model {meta.name} version {meta.version} holds no estimator to predict "
-                    "with (its artifact is stored state or metrics only)", field="name")
-            predictor = self._predictors[key] = Predictor(meta, artifact)
-        self._resolved[(name, ref)] = predictor
-        return predictor
+        servable = self._predictors.get(key)
+        if servable is None:
+            servable = self._predictors[key] = self._load(meta)
+        self._resolved[(name, ref)] = servable
+        return servable
 
-    def predict(self, name: str, rows: Sequence[Any], ref: str | int | None = None,
-                ) -> dict[str, Any]:
-        """Predict a few rows (at most :data:`MAX_ROWS`) with the version ``ref`` names."""
-        predictor = self.predictor(name, ref)
-        return predictor.predict(to_matrix(predictor.meta.features, rows=rows, limit=MAX_ROWS))
+    def _load(self, meta: ModelVersion) -> Predictor | ForecasterSet:
+        artifact = self.registry.load(meta)
+        if hasattr(artifact, "predict"):
+            return Predictor(meta, artifact)
+        from riskcast.models.forecasters import ForecasterSet, is_forecaster_artifact
+
+        if is_forecaster_artifact(artifact):
+            return ForecasterSet(meta, artifact)
+        raise ValidationError(
+            f"model {meta.name} version {meta.version} holds no estimator to predict "
+            "with (its artifact is stored state or metrics only)", field="name")
+
+    def predictor(self, name: str, ref: str | int | None = None) -> Predictor:
+        """The estimator version ``ref`` names; :class:`ValidationError` for a forecaster
+        (served per station: see :meth:`predict` with ``site``)."""
+        servable = self.servable(name, ref)
+        if not isinstance(servable, Predictor):
+            raise ValidationError(
+                f"{name} version {servable.meta.version} is a per-station forecaster: it has "
+                "no batch or outcome scoring; its live forecasts are stored per site",
+                field="name")
+        return servable
+
+    def predict(self, name: str, rows: Sequence[Any], ref: str | int | None = None, *,
+                level: float | None = None, site: str | None = None) -> dict[str, Any]:
+        """Predict a few rows (at most :data:`MAX_ROWS`) with the version ``ref`` names.
+
+        Regressors with stored conformal half-widths answer an ``interval`` at ``level``
+        (default 0.9); a forecaster needs the station (``site``) whose learnt weights to use.
+        """
+        servable = self.servable(name, ref)
+        X = to_matrix(servable.meta.features, rows=rows, limit=MAX_ROWS)
+        if isinstance(servable, Predictor):
+            return servable.predict(X, level)
+        return servable.predict(X, site)
 
     def predict_batch(self, name: str, *, rows: Sequence[Any] | None = None,
                       columns: Mapping[str, Sequence[float]] | None = None,
                       ref: str | int | None = None) -> dict[str, Any]:
-        """Predict up to :data:`MAX_BATCH_ROWS` rows, given as rows or as columns."""
+        """Predict up to :data:`MAX_BATCH_ROWS` rows, given as rows or as columns.
+
+        LightGBM versions go through their compiled library once it is built
+        (:mod:`riskcast.models.compiled`; the first batch starts the build in a thread).
+        """
         predictor = self.predictor(name, ref)
         X = to_matrix(predictor.meta.features, rows=rows, columns=columns, limit=MAX_BATCH_ROWS)
+        self.compile(predictor, wait=False)
         return predictor.predict(X)
+
+    def compile(self, predictor: Predictor, *, wait: bool = True) -> bool:
+        """Build (or load from the cache) the compiled library of a LightGBM predictor.
+
+        ``wait=False`` starts the build in a thread and returns at once. Answers whether the
+        predictor now uses a compiled library. Blocking when ``wait``.
+        """
+        from riskcast.models import compiled
+
+        key = (predictor.meta.name, predictor.meta.version)
+        if (predictor.compiled is not None or predictor.booster is None
+                or key in self._compiling or not compiled.available()):
+            return predictor.compiled is not None
+        cache = self.data_dir / "compiled"
+
+        def build() -> None:
+            try:
+                predictor.compiled = compiled.compile_booster(predictor.booster, cache,
+                                                              predictor.meta.sha256)
+            except Exception:  # a failed build leaves the booster serving
+                log.exception("compiling %s v%s failed", *key)
+            finally:
+                self._compiling.discard(key)
+
+        self._compiling.add(key)
+        if wait:
+            build()
+        else:
+            threading.Thread(target=build, name=f"compile-{key[0]}", daemon=True).start()
+        return predictor.compiled is not None
+
+    def shadow_report(self, name: str) -> dict[str, Any]:
+        """Production beside staging: live comparisons, and each version's live metrics."""
+        aliases = self.registry.aliases(name)
+        versions = {v.version: v for v in self.registry.versions(name)}
+        task = versions[max(versions)].task
+        perf = {entry["version"]: entry["all"] for entry in self.performance(name)["versions"]}
+        live = {alias: {"version": v, **perf.get(v, {"n": 0})}
+                for alias, v in aliases.items()}
+        return {"name": name, "production": aliases.get("production"),
+                "staging": aliases.get("staging"), "live": live,
+                "comparisons": self.shadow.report(name, task)}
 
     # -- watching ----------------------------------------------------------------------------
 

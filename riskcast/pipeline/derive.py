@@ -74,6 +74,11 @@ class DeriveQueue:
         self.runs = 0
         self.failures = 0
 
+    @property
+    def pending(self) -> int:
+        """(derivation, site) pairs waiting to run."""
+        return len(self._pending)
+
     def note(self, rows: Sequence[ReadingRow]) -> None:
         """Record what ``rows`` touch; called after each commit."""
         spans: dict[tuple[str, str], tuple[int, int]] = {}
