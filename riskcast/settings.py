@@ -87,8 +87,43 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     log_level: str = "info"
     log_format: str = "console"
 
+    #: Require an API key (or a token made from one) on every endpoint except ``/health/*``,
+    #: ``/metrics`` (see ``metrics_public``), the dashboard's files and the API docs.
+    #: ``false`` leaves everything open. Roles and scopes: docs/security.md.
+    auth: bool = False
+    #: A known admin key for automation (``RISKCAST_ADMIN_KEY``), at least 16 characters;
+    #: valid in every process while it is set. Empty: ``riskcast serve`` prints a one-time
+    #: admin key on its first start with an empty key store.
+    admin_key: str = ""
+    #: Signs stream tokens (HS256). Empty: generated once and kept in the key store, so
+    #: every process of a deployment shares it.
+    secret: str = ""
+    #: Lifetime of a token from ``POST /api/v1/auth/token``.
+    token_ttl: str = "15m"
+    #: How long a process trusts a key it has checked before reading it again: a key
+    #: revoked in another process stops working here within this time (at once in the
+    #: revoking process).
+    key_cache_ttl: str = "5s"
+    #: Serve ``/metrics`` without a key.
+    metrics_public: bool = True
+    #: Browser origins allowed to call the API (CORS), e.g. ``["https://ops.example"]``;
+    #: empty: same origin only.
+    cors_origins: list[str] = []
+    #: Requests per second each key may make on average (a token bucket), and how many at
+    #: once after a quiet spell; over it: 429 with Retry-After. ``0`` turns the limit off.
+    rate_limit: float = 200.0
+    rate_burst: int = 400
+
+    def __repr__(self) -> str:  # never print a key or a secret
+        shown = {f: getattr(self, f) for f in self.__struct_fields__}
+        for name in ("admin_key", "secret"):
+            if shown[name]:
+                shown[name] = "***"
+        return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
+
     def __post_init__(self) -> None:
-        for name in ("max_future_skew", "keepalive", "retention_interval", "simulate_interval"):
+        for name in ("max_future_skew", "keepalive", "retention_interval", "simulate_interval",
+                     "token_ttl", "key_cache_ttl"):
             _check_duration(name, getattr(self, name))
         if self.sqlite_synchronous not in ("normal", "full", "extra"):
             raise ConfigError("setting sqlite_synchronous: use normal, full or extra")
@@ -101,6 +136,11 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
                      "max_page_size", "max_body_bytes", "subscriber_buffer_bytes"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"setting {name}: must be at least 1")
+        if self.admin_key and len(self.admin_key) < 16:
+            raise ConfigError("setting admin_key: use at least 16 characters "
+                              "(riskcast keys create prints a strong one)")
+        if self.rate_limit < 0 or self.rate_burst < 1:
+            raise ConfigError("setting rate_limit: must be 0 (off) or more, rate_burst at least 1")
 
     @property
     def storage_url(self) -> str:

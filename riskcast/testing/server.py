@@ -9,11 +9,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import msgspec
 import uvicorn
 
 from riskcast.api.app import create_app, wrap
 from riskcast.api.runtime import Runtime
 from riskcast.bus.base import Bus
+from riskcast.security.keys import new_key
 from riskcast.settings import Settings
 from riskcast.storage.base import Storage
 
@@ -41,13 +43,23 @@ class _Server(uvicorn.Server):
 
 
 class LiveServer:
-    """A running server: ``url``, ``ws_url``, its ``runtime`` and its event ``loop``."""
+    """A running server: ``url``, ``ws_url``, its ``runtime`` and its event ``loop``.
+
+    With ``auth`` on, it runs with an admin key (``settings.admin_key``, or one made
+    here): ``admin_key`` holds it and ``headers`` carries it for an HTTP client.
+    """
 
     def __init__(self, settings: Settings, *, storage: Storage | None = None,
                  bus: Bus | None = None, port: int | None = None) -> None:
         from riskcast.api.wsfast import FastWebSocketProtocol
 
+        if settings.auth and not settings.admin_key:  # a known admin key for the caller
+            settings = msgspec.structs.replace(settings, admin_key=new_key().plaintext)
         self.settings = settings
+        #: The admin key when auth is on (``None`` when off), and headers carrying it.
+        self.admin_key: str | None = settings.admin_key if settings.auth else None
+        self.headers: dict[str, str] = (
+            {"Authorization": f"Bearer {self.admin_key}"} if self.admin_key else {})
         self.port = port or free_port()  # a given port: a restart where clients expect it
         self.runtime = Runtime(settings, storage=storage, bus=bus)
         self.app = create_app(settings, runtime=self.runtime)

@@ -1,0 +1,167 @@
+"""The security service of one process: its key store, a cache of checked keys, the
+token secret, the audit log and the rate limiter. One per runtime
+(``runtime.security``).
+
+A presented key is checked against the cache first: a dict lookup, a SHA-256 and a
+constant-time compare, with no database round trip. An entry is trusted for
+``key_cache_ttl`` (5 s by default) and then read again, so a key revoked by another
+process stops working within that time; in the revoking process it stops at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+
+from riskcast.core.clock import now_us
+from riskcast.exceptions import NotFoundError
+from riskcast.security import tokens
+from riskcast.security.audit import AuditLog
+from riskcast.security.keys import (
+    ENV_ADMIN_ID,
+    KeyRecord,
+    NewKey,
+    Principal,
+    Role,
+    clean_names,
+    hash_key,
+    matches,
+    new_key,
+    parse_key_id,
+)
+from riskcast.security.ratelimit import RateLimiter
+from riskcast.security.store import KeyStore, open_key_store
+from riskcast.settings import Settings
+
+__all__ = ["AuthError", "Security", "bootstrap_admin_key", "create_key"]
+
+log = logging.getLogger(__name__)
+
+_SECRET_SETTING = "token_secret"
+_BOOTSTRAP_SETTING = "bootstrap_admin"
+_MAX_CACHED = 10_000
+
+
+class AuthError(Exception):
+    """A credential that does not authenticate; the message says why, never the secret."""
+
+
+class Security:
+    """Authentication, tokens, rate limits and audit for one process."""
+
+    def __init__(self, settings: Settings, store: KeyStore | None = None) -> None:
+        self.settings = settings
+        self.store = store or open_key_store(settings)
+        self.audit = AuditLog(self.store)
+        self.limiter = RateLimiter(settings.rate_limit, settings.rate_burst)
+        self.cache_ttl = settings.us("key_cache_ttl") / 1e6
+        self.token_ttl = settings.us("token_ttl") / 1e6
+        self._secret = settings.secret
+        self._cache: dict[str, tuple[KeyRecord | None, float]] = {}
+        self._admin_hash = hash_key(settings.admin_key) if settings.admin_key else ""
+
+    async def start(self) -> None:
+        """Open the store, agree on the token secret, install the settings' admin key."""
+        await self.store.open()
+        if not self._secret:
+            self._secret = await self.store.setting(_SECRET_SETTING, secrets.token_urlsafe(48))
+        if self.settings.admin_key:
+            await self._install_admin_key(self.settings.admin_key)
+        self.audit.start()
+
+    async def aclose(self) -> None:
+        await self.audit.aclose()
+        await self.store.aclose()
+
+    async def _install_admin_key(self, plaintext: str) -> None:
+        key_id = parse_key_id(plaintext) or ENV_ADMIN_ID
+        current = await self.store.get_key(key_id)
+        record = KeyRecord(key_id, hash_key(plaintext), "admin (admin_key setting)",
+                           Role.admin, created_us=current.created_us if current else now_us())
+        if current != record:
+            await self.store.put_key(record)
+        self._cache.pop(key_id, None)
+
+    # -- checking credentials -----------------------------------------------------------
+
+    async def authenticate(self, credential: str) -> Principal:
+        """The principal of a key or a token; :class:`AuthError` saying why not."""
+        if tokens.looks_like_token(credential):
+            try:
+                key_id = tokens.verify(self._secret, credential)
+            except tokens.TokenError as err:
+                raise AuthError(str(err)) from None
+            record = await self._lookup(key_id)
+            if record is None or not record.active:
+                raise AuthError("invalid token: its key was revoked")
+            return Principal.of(record)
+        parsed = parse_key_id(credential)
+        if parsed is None and not self._admin_hash:
+            raise AuthError("not an API key: keys look like rk_<id>_<secret>")
+        record = await self._lookup(parsed or ENV_ADMIN_ID)
+        if record is None or not matches(credential, record.hash):
+            raise AuthError("unknown API key")
+        if not record.active:
+            raise AuthError("this API key was revoked")
+        return Principal.of(record)
+
+    async def _lookup(self, key_id: str) -> KeyRecord | None:
+        now = time.monotonic()
+        cached = self._cache.get(key_id)
+        if cached is not None and now - cached[1] < self.cache_ttl:
+            return cached[0]
+        record = await self.store.get_key(key_id)
+        if len(self._cache) >= _MAX_CACHED:
+            self._cache.clear()
+        self._cache[key_id] = (record, now)
+        return record
+
+    def issue_token(self, principal: Principal) -> tuple[str, float]:
+        """A stream token for ``principal`` and its expiry (epoch seconds)."""
+        return tokens.issue(self._secret, principal, self.token_ttl)
+
+    # -- managing keys --------------------------------------------------------------------
+
+    async def create_key(self, *, name: str, role: Role, packs: tuple[str, ...] = (),
+                         sites: tuple[str, ...] = ()) -> tuple[NewKey, KeyRecord]:
+        """A new key: its plaintext (show it once) and the stored record."""
+        return await create_key(self.store, name=name, role=role, packs=packs, sites=sites)
+
+    async def revoke_key(self, key_id: str) -> KeyRecord:
+        """Revoke a key; it stops working in this process at once. NotFoundError if absent."""
+        record = await self.store.get_key(key_id)
+        if record is None:
+            raise NotFoundError(f"no key {key_id!r}")
+        if record.active:
+            await self.store.revoke_key(key_id, now_us())
+            record = await self.store.get_key(key_id) or record
+        self._cache[key_id] = (record, time.monotonic())
+        return record
+
+
+async def create_key(store: KeyStore, *, name: str, role: Role, packs: tuple[str, ...] = (),
+                     sites: tuple[str, ...] = ()) -> tuple[NewKey, KeyRecord]:
+    """Make and store a new key; the plaintext is returned once and stored nowhere."""
+    key = new_key()
+    record = KeyRecord(key.id, key.hash, name.strip() or f"{role.name} key", role,
+                       clean_names(packs, field="packs"), clean_names(sites, field="sites"),
+                       created_us=now_us())
+    await store.put_key(record)
+    return key, record
+
+
+async def bootstrap_admin_key(store: KeyStore) -> NewKey | None:
+    """On the first start with an empty key store, one admin key to print once.
+
+    Returns ``None`` when the store holds keys already or another process won the race
+    (the first writer of a marker in the store makes the key).
+    """
+    if await store.list_keys():
+        return None
+    candidate = new_key()
+    if await store.setting(_BOOTSTRAP_SETTING, candidate.id) != candidate.id:
+        return None
+    await store.put_key(KeyRecord(candidate.id, candidate.hash, "first admin key", Role.admin,
+                                  created_us=now_us()))
+    return candidate
