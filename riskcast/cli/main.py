@@ -8,6 +8,7 @@ from riskcast import __version__
 from riskcast.cli.db import app as db_app
 from riskcast.cli.fwi import fwi
 from riskcast.cli.ingest import ingest
+from riskcast.cli.keys import app as keys_app
 from riskcast.cli.rules import app as rules_app
 from riskcast.cli.serve import serve
 from riskcast.cli.wildfire import app as wildfire_app
@@ -20,6 +21,7 @@ app.command()(fwi)
 app.add_typer(wildfire_app, name="wildfire")
 app.add_typer(rules_app, name="rules")
 app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
 try:
     from riskcast.cli.models import app as models_app
 except ImportError:  # the ml extra is not installed: no `riskcast model`

@@ -98,6 +98,9 @@ def serve(
     finishes requests in flight and commits everything acknowledged."""
     settings = settings_from(config, host=host, port=port, data_dir=data_dir, storage=storage,
                              bus=bus, simulate=simulate, mqtt=mqtt)
+    from riskcast.cli.keys import print_first_admin_key
+
+    print_first_admin_key(settings)  # once, on the first start with an empty key store
     if workers > 1:
         problem = shared_backends_problem(settings)
         if problem:
