@@ -8,16 +8,22 @@ of microseconds for one row where the scikit-learn wrapper costs about a millise
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
 from riskcast.exceptions import ValidationError
+from riskcast.models.intervals import DEFAULT_LEVEL, interval
 from riskcast.models.records import ModelVersion
+
+if TYPE_CHECKING:
+    from riskcast.models.compiled import CompiledTrees
 
 #: Most rows in one online request and in one batch.
 MAX_ROWS: Final = 1_000
 MAX_BATCH_ROWS: Final = 100_000
+#: Rows from which a batch goes through the compiled library (below, the booster is as fast).
+_COMPILED_MIN_ROWS: Final = 1_000
 
 
 def to_matrix(features: Sequence[str], rows: Sequence[Any] | None = None,
@@ -84,23 +90,32 @@ class Predictor:
         self.booster = model.booster_ if is_lightgbm else None
         classes = getattr(model, "classes_", None)
         self.classes = None if classes is None else np.asarray(classes)
+        #: The compiled library of a LightGBM model, once built (batches use it).
+        self.compiled: CompiledTrees | None = None
+
+    def _raw(self, X: np.ndarray[Any, Any]) -> Any:
+        if self.compiled is not None and len(X) >= _COMPILED_MIN_ROWS:
+            return self.compiled.predict(X)
+        assert self.booster is not None
+        return self.booster.predict(X)
 
     def scores(self, X: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         """P(class) per row (classification: ``(rows,)`` for binary, ``(rows, k)`` otherwise)
         or the predicted value (regression)."""
         if self.meta.task == "regression":
-            raw = self.booster.predict(X) if self.booster is not None else self.model.predict(X)
+            raw = self._raw(X) if self.booster is not None else self.model.predict(X)
             return np.asarray(raw, dtype=float)
         if self.booster is not None:
-            proba = np.asarray(self.booster.predict(X), dtype=float)
+            proba = np.asarray(self._raw(X), dtype=float)
         else:
             proba = np.asarray(self.model.predict_proba(X), dtype=float)
             if proba.ndim == 2 and proba.shape[1] == 2:
                 proba = proba[:, 1]
         return proba
 
-    def predict(self, X: np.ndarray[Any, Any]) -> dict[str, Any]:
-        """The answer: ``values`` (regression) or ``probabilities`` and ``labels``.
+    def predict(self, X: np.ndarray[Any, Any], level: float | None = None) -> dict[str, Any]:
+        """The answer: ``values`` (regression, with an ``interval`` at ``level`` when the
+        version has conformal half-widths) or ``probabilities`` and ``labels``.
 
         For binary classification ``probabilities`` are P(``classes[1]``).
         """
@@ -109,6 +124,12 @@ class Predictor:
         scores = self.scores(X)
         if self.meta.task == "regression":
             out["values"] = scores.tolist()
+            if self.meta.conformal:
+                out["interval"] = interval(out["values"], self.meta.conformal,
+                                           DEFAULT_LEVEL if level is None else level)
+            elif level is not None:
+                raise ValidationError(f"{self.meta.name} version {self.meta.version} has no "
+                                      "intervals", field="level")
             return out
         assert self.classes is not None
         if scores.ndim == 1:

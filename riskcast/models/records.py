@@ -44,6 +44,17 @@ class ModelVersion(msgspec.Struct, frozen=True, kw_only=True):
     classes: tuple[Any, ...] | None = None
     #: A sample of the training rows per feature: the drift reference.
     reference: dict[str, list[float]] = msgspec.field(default_factory=dict)
+    #: The series (variable) each feature comes from when served live, by feature name; a
+    #: feature not named here is read from the variable of its own name. A forecaster names
+    #: its one series as ``y``.
+    sources: dict[str, str] = msgspec.field(default_factory=dict)
+    #: Regression only: split-conformal half-widths by coverage (``"0.9": 1.7``) from the
+    #: out-of-fold residuals of cross-validation (see :mod:`riskcast.models.intervals`).
+    conformal: dict[str, float] = msgspec.field(default_factory=dict)
+
+    def source_of(self, feature: str) -> str:
+        """The variable a feature is read from live."""
+        return self.sources.get(feature, feature)
 
     def to_dict(self, reference: bool = False) -> dict[str, Any]:
         """A JSON-ready dict; the drift reference only when asked for (it is large)."""
@@ -51,6 +62,16 @@ class ModelVersion(msgspec.Struct, frozen=True, kw_only=True):
         if not reference:
             out.pop("reference")
         return out
+
+
+def prediction_variable(name: str) -> str:
+    """The derived series a served model writes: ``pred_`` and the model name in the
+    variable alphabet (lower case, ``-`` and ``.`` as ``_``).
+
+    >>> prediction_variable("wildfire-occurrence")
+    'pred_wildfire_occurrence'
+    """
+    return "pred_" + name.lower().replace("-", "_").replace(".", "_")
 
 
 class AliasMove(msgspec.Struct, frozen=True, kw_only=True):

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 #: How often the service looks for versions added or aliases moved by another process.
 RECHECK_SECONDS = 1.0
+#: Longest wait for a compiled library another thread is building.
+COMPILE_TIMEOUT = 300.0
 
 
 class ModelService:
@@ -59,7 +61,8 @@ class ModelService:
         self.jobs = TrainingJobs(bus, clock)
         self._predictors: dict[tuple[str, int], Predictor | ForecasterSet] = {}
         self._resolved: dict[tuple[str, str | int | None], Predictor | ForecasterSet] = {}
-        self._compiling: set[tuple[str, int]] = set()
+        self._compiling: dict[tuple[str, int], threading.Event] = {}
+        self._compile_failed: set[tuple[str, int]] = set()
         #: Production beside staging on the live rows (filled by the pipeline).
         self.shadow = ShadowTally()
         self._generation = -1
@@ -255,20 +258,27 @@ class ModelService:
 
         key = (predictor.meta.name, predictor.meta.version)
         if (predictor.compiled is not None or predictor.booster is None
-                or key in self._compiling or not compiled.available()):
+                or key in self._compile_failed or not compiled.available()):
             return predictor.compiled is not None
+        building = self._compiling.get(key)
+        if building is not None:  # another thread is building it
+            if wait:
+                building.wait(COMPILE_TIMEOUT)
+            return predictor.compiled is not None
+        done = self._compiling[key] = threading.Event()
         cache = self.data_dir / "compiled"
 
         def build() -> None:
             try:
                 predictor.compiled = compiled.compile_booster(predictor.booster, cache,
                                                               predictor.meta.sha256)
-            except Exception:  # a failed build leaves the booster serving
+            except Exception:  # a failed build leaves the booster serving (not retried)
+                self._compile_failed.add(key)
                 log.exception("compiling %s v%s failed", *key)
             finally:
-                self._compiling.discard(key)
+                done.set()
+                self._compiling.pop(key, None)
 
-        self._compiling.add(key)
         if wait:
             build()
         else:

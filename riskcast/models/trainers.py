@@ -15,11 +15,17 @@ from typing import Any
 import numpy as np
 
 from riskcast.exceptions import ValidationError
-from riskcast.models.records import DataRange
-from riskcast.models.training import Dataset, TrainingPlan
+from riskcast.models.records import DataRange, ModelVersion
+from riskcast.models.registry import ModelRegistry
+from riskcast.models.training import CustomPlan, Dataset, Progress, TrainingPlan
 
 #: A trainer: options (JSON values) and the folder of source data files to a plan.
-Trainer = Callable[[Mapping[str, Any], Path | None], TrainingPlan]
+Trainer = Callable[[Mapping[str, Any], Path | None], TrainingPlan | CustomPlan]
+
+#: Where the Algerian data's columns come from on a live site (wildfire pack variables).
+WILDFIRE_SOURCES = {"Temperature": "temp_c", "RH": "rh_pct", "Ws": "wind_kmh", "Rain": "rain_mm",
+                    "FFMC": "ffmc", "DMC": "dmc", "DC": "dc", "ISI": "isi", "BUI": "bui",
+                    "FWI": "fwi"}
 
 
 def _option(options: Mapping[str, Any], key: str, default: Any, allowed: Any) -> Any:
@@ -67,9 +73,55 @@ def wildfire_occurrence(options: Mapping[str, Any], source: Path | None) -> Trai
                            "weather in Bejaia and Sidi-Bel Abbes, fire / not fire",
                            rows=len(data.fire), start="2012-06-01", end="2012-09-30")),
         make_model=factories[algorithm], algorithm=algorithm, n_splits=n_splits, seed=seed,
-        description=f"Fire occurrence, feature set {feature_set!r}. {note} {LEAKAGE_NOTE}")
+        description=f"Fire occurrence, feature set {feature_set!r}. {note} {LEAKAGE_NOTE}",
+        sources={f: WILDFIRE_SOURCES[f] for f in features})
+
+
+def _int_option(options: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
+    value = options.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValidationError(f"{key}: {value!r} is not an integer in [{low}, {high}]",
+                              field=f"options.{key}")
+    return value
+
+
+def water_forecast(target: str) -> Trainer:
+    """The next-step forecaster of ``target`` (``do_mgl`` or ``wqi``) per water station:
+    River learners evaluated prequentially on the simulated stations against persistence,
+    registered with their learnt states (:mod:`riskcast.packs.water.forecast`). Options:
+    ``days`` of hourly simulation (30), ``seed`` (1)."""
+
+    def trainer(options: Mapping[str, Any], source: Path | None) -> CustomPlan:
+        unknown = sorted(set(options) - {"days", "seed"})
+        if unknown:
+            raise ValidationError(f"unknown options {unknown}", field="options")
+        days = _int_option(options, "days", 30, 2, 365)
+        seed = _int_option(options, "seed", 1, 0, 2**31)
+
+        def fit(registry: ModelRegistry, name: str, by: str,
+                progress: Progress | None) -> ModelVersion:
+            from riskcast.packs.water import forecast
+
+            if progress is not None:
+                progress(0, 2)
+            series = forecast.simulated_series(days=days, seed=seed)[target]
+            if progress is not None:
+                progress(1, 2)
+            evaluation = forecast.evaluate(series, target, hourly=True)
+            meta = forecast.register(registry, name, evaluation,
+                                     f"simulated stations, hourly, {days} days, seed {seed}",
+                                     by=by)
+            if progress is not None:
+                progress(2, 2)
+            return meta
+
+        return CustomPlan(fit=fit)
+
+    return trainer
 
 
 def builtin_trainers() -> dict[str, Trainer]:
     """A fresh dict of the built-in trainers by model name."""
-    return {"wildfire-occurrence": wildfire_occurrence}
+    return {"wildfire-occurrence": wildfire_occurrence,
+            "water-do-forecast": water_forecast("do_mgl"),
+            "water-wqi-forecast": water_forecast("wqi")}

@@ -24,6 +24,7 @@ import numpy as np
 
 from riskcast.exceptions import MissingExtraError, ValidationError
 from riskcast.models.drift import reference_sample
+from riskcast.models.intervals import halfwidths
 from riskcast.models.records import DataRange, ModelVersion, Task
 from riskcast.models.registry import ModelRegistry
 
@@ -79,6 +80,20 @@ class TrainingPlan:
     n_splits: int = 5
     seed: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The variable each feature is read from when served live (see ``ModelVersion.sources``).
+    sources: dict[str, str] = field(default_factory=dict)
+
+
+#: A model that is not fitted by cross-validation here (an online forecaster evaluated
+#: prequentially): given the registry, name, creator and progress, it registers its version.
+CustomFit = Callable[[ModelRegistry, str, str, "Progress | None"], ModelVersion]
+
+
+@dataclass(frozen=True)
+class CustomPlan:
+    """What a trainer returns for a model it fits and registers itself."""
+
+    fit: CustomFit
 
 
 def jsonable(params: dict[str, Any]) -> dict[str, Any]:
@@ -156,9 +171,16 @@ def _summary(folds: list[dict[str, float]]) -> dict[str, dict[str, float | int |
 def cross_validate(plan: TrainingPlan, progress: Progress | None = None,
                    total: int | None = None) -> dict[str, Any]:
     """Cross-validated scores of the plan's model and of its baseline on the same folds."""
+    return _cross_validate(plan, progress, total)[0]
+
+
+def _cross_validate(plan: TrainingPlan, progress: Progress | None, total: int | None,
+                    ) -> tuple[dict[str, Any], np.ndarray[Any, Any] | None]:
+    """The scores, and the model's out-of-fold residuals (regression) or ``None``."""
     ds = plan.dataset
     baseline_name, make_baseline = _baseline(ds)
     model_folds, baseline_folds = [], []
+    residuals: list[Any] = []
     folds = list(splits(ds, plan.n_splits, plan.seed))
     steps = total if total is not None else len(folds)
     fit_seconds = 0.0
@@ -169,6 +191,8 @@ def cross_validate(plan: TrainingPlan, progress: Progress | None = None,
         model.fit(X_train, y_train)
         fit_seconds += time.perf_counter() - start
         model_folds.append(_scores(ds, model, X_test, y_test))
+        if ds.task == "regression":
+            residuals.append(np.asarray(model.predict(X_test), dtype=float) - y_test)
         if make_baseline is None:
             baseline_folds.append(_persistence_scores(y_train, y_test))
         else:
@@ -180,19 +204,24 @@ def cross_validate(plan: TrainingPlan, progress: Progress | None = None,
             "stratified" if ds.task == "classification" else "shuffled")
     return {"protocol": f"{kind} {plan.n_splits}-fold CV", "model": _summary(model_folds),
             "baseline_name": baseline_name, "baseline": _summary(baseline_folds),
-            "fit_seconds": round(fit_seconds, 3)}
+            "fit_seconds": round(fit_seconds, 3)}, (np.concatenate(residuals) if residuals
+                                                     else None)
 
 
-def fit_version(registry: ModelRegistry, name: str, plan: TrainingPlan, *, by: str = "",
-                progress: Progress | None = None) -> ModelVersion:
+def fit_version(registry: ModelRegistry, name: str, plan: TrainingPlan | CustomPlan, *,
+                by: str = "", progress: Progress | None = None) -> ModelVersion:
     """Cross-validate ``plan``, fit it on every row, and register the result as a new version.
 
     ``progress`` is called after each fold and after the final fit (``n_splits + 1`` steps).
+    Regressors get split-conformal half-widths from their out-of-fold residuals
+    (:mod:`riskcast.models.intervals`). A :class:`CustomPlan` fits and registers itself.
     Blocking: run it in a thread from async code (:mod:`riskcast.models.jobs` does).
     """
+    if isinstance(plan, CustomPlan):
+        return plan.fit(registry, name, by, progress)
     ds = plan.dataset
     total = plan.n_splits + 1
-    metrics = cross_validate(plan, progress, total)
+    metrics, residuals = _cross_validate(plan, progress, total)
     model = plan.make_model()
     model.fit(ds.X, ds.y)
     if progress is not None:
@@ -204,5 +233,7 @@ def fit_version(registry: ModelRegistry, name: str, plan: TrainingPlan, *, by: s
         name=name, version=0, task=ds.task, algorithm=plan.algorithm, features=ds.features,
         target=ds.target, data=ds.data, description=plan.description, hyperparameters=params,
         metrics=metrics, created_by=by, reference=reference_sample(ds.X, ds.features),
-        classes=None if classes is None else tuple(np.asarray(classes).tolist()))
+        classes=None if classes is None else tuple(np.asarray(classes).tolist()),
+        sources=dict(plan.sources),
+        conformal=halfwidths(residuals) if residuals is not None else {})
     return registry.register(meta, model)

@@ -36,7 +36,8 @@ async def test_train_wildfire_in_the_background_then_predict(data_dir: Path) -> 
     with pytest.raises(ValidationError, match="seed"):
         await service.train("wildfire-occurrence", {"seed": "x"})
     await service.deploy("wildfire-occurrence", 1)
-    assert service.list()[0]["aliases"] == {"production": 1}
+    listed = {m["name"]: m for m in service.list()}
+    assert listed["wildfire-occurrence"]["aliases"] == {"production": 1}
     await service.aclose()
 
 

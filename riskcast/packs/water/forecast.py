@@ -30,22 +30,26 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from riskcast.exceptions import MissingExtraError, ValidationError
+from riskcast.exceptions import ValidationError
+from riskcast.models.forecasters import (
+    ARTIFACT_KIND,
+    Forecaster,
+    Persistence,
+    StationForecaster,
+)
 from riskcast.models.records import DataRange, ModelVersion
 from riskcast.models.registry import ModelRegistry
 from riskcast.packs.water import india, wqi
 from riskcast.packs.water.simulator import HOUR_US, STATIONS, RiverStation
 
-try:
-    from river import linear_model, optim, preprocessing
-except ImportError as err:  # pragma: no cover - optional
-    raise MissingExtraError("river", "ml") from err
+__all__ = ["Evaluation", "Forecaster", "Persistence", "Score", "StationForecaster", "evaluate",
+           "evaluate_india", "evaluate_simulated", "prequential", "register"]
 
 #: Default data file of the India evaluation (shared/data beside the repository).
 INDIA_DATA = (Path(__file__).resolve().parents[4] / "shared" / "data"
@@ -55,124 +59,6 @@ NITRATE_N_TO_NO3 = 62.0 / 14.0
 ALGORITHM = "river StandardScaler | LinearRegression (predicts the change from the last value)"
 #: Simulated start: 2026-05-01 00:00 UTC (dry season running into the monsoon onset).
 SIMULATED_START_US = 1_777_593_600_000_000
-
-
-class Forecaster(Protocol):
-    """A one-station next-step forecaster: forecast from the past, then learn the truth."""
-
-    def predict_one(self, t: float) -> float | None:
-        """The forecast for time ``t`` from what was learnt so far (None before any value)."""
-
-    def learn_one(self, t: float, y: float) -> None:
-        """Learn that the value at ``t`` was ``y`` (times strictly increasing)."""
-
-
-class Persistence:
-    """The baseline as a :class:`Forecaster`: the last value learnt."""
-
-    def __init__(self) -> None:
-        self.last: float | None = None
-
-    def predict_one(self, t: float) -> float | None:
-        return self.last
-
-    def learn_one(self, t: float, y: float) -> None:
-        self.last = float(y)
-
-
-class StationForecaster:
-    """Lag features of one station's series into River ``StandardScaler | LinearRegression``.
-
-    ``t`` is in µs for hourly data (``hourly=True``: hour-of-day features), else any increasing
-    number (a year). Gradients are clipped at ``clip_gradient``: a pollution event or a bad
-    station-year must not throw the weights off.
-    """
-
-    def __init__(self, *, lags: int = 3, window: int = 6, hourly: bool = True,
-                 learning_rate: float = 0.01, clip_gradient: float = 1.0) -> None:
-        if lags < 1 or window < 1:
-            raise ValidationError("lags and window must be at least 1", field="lags")
-        self.lags = lags
-        self.window = window
-        self.hourly = hourly
-        self.learning_rate = learning_rate
-        self.clip_gradient = clip_gradient
-        self.seen = 0
-        self._history: deque[float] = deque(maxlen=max(lags + 1, window))
-        self._pipeline = (preprocessing.StandardScaler()
-                          | linear_model.LinearRegression(
-                              optimizer=optim.SGD(learning_rate), intercept_lr=learning_rate,
-                              clip_gradient=clip_gradient))
-
-    @property
-    def features(self) -> tuple[str, ...]:
-        """Feature names in order."""
-        names = (*(f"lag_{i}" for i in range(1, self.lags + 1)), f"mean_{self.window}")
-        return (*names, "hour_sin", "hour_cos") if self.hourly else names
-
-    def _x(self, t: float) -> dict[str, float]:
-        past = list(self._history)
-        last = past[-1]
-        # Relative to the last value (the target is a change too) and rounded, so a constant
-        # stretch gives exact zeros: float dust there would be blown up by the scaler. Short
-        # histories are padded with the oldest value.
-        x = {f"lag_{i}": round(past[max(0, len(past) - 1 - i)] - last, 9)
-             for i in range(1, self.lags + 1)}
-        recent = past[-self.window:]
-        x[f"mean_{self.window}"] = round(sum(recent) / len(recent) - last, 9)
-        if self.hourly:
-            angle = 2 * math.pi * ((t / HOUR_US) % 24) / 24
-            x["hour_sin"], x["hour_cos"] = math.sin(angle), math.cos(angle)
-        return x
-
-    def predict_one(self, t: float) -> float | None:
-        if not self._history:
-            return None
-        change = float(self._pipeline.predict_one(self._x(t)))
-        return self._history[-1] + change
-
-    def learn_one(self, t: float, y: float) -> None:
-        if self._history:
-            self._pipeline.learn_one(self._x(t), float(y) - self._history[-1])
-        self._history.append(float(y))
-        self.seen += 1
-
-    def state(self) -> dict[str, Any]:
-        """The learnt state as JSON-ready values (scaler moments, weights, intercept, history)."""
-        scaler = self._pipeline["StandardScaler"]
-        linear = self._pipeline["LinearRegression"]
-        return {"seen": self.seen, "history": list(self._history),
-                "counts": {k: int(v) for k, v in scaler.counts.items()},
-                "means": {k: float(v) for k, v in scaler.means.items()},
-                "vars": {k: float(v) for k, v in scaler.vars.items()},
-                "weights": {k: float(v) for k, v in linear._weights.items()},
-                "intercept": float(linear.intercept)}
-
-    @classmethod
-    def from_state(cls, state: Mapping[str, Any], **options: Any) -> StationForecaster:
-        """A forecaster restored from :meth:`state` (``options`` as given to the original).
-
-        >>> f = StationForecaster(hourly=False)
-        >>> for year, y in enumerate([6.0, 6.5, 6.1, 6.8, 6.2]):
-        ...     f.learn_one(year, y)
-        >>> StationForecaster.from_state(f.state(), hourly=False).predict_one(5) == f.predict_one(5)
-        True
-        """
-        model = cls(**options)
-        scaler = model._pipeline["StandardScaler"]
-        linear = model._pipeline["LinearRegression"]
-        try:
-            model._history.extend(float(v) for v in state["history"])
-            scaler.counts.update({k: int(v) for k, v in state["counts"].items()})
-            scaler.means.update({k: float(v) for k, v in state["means"].items()})
-            scaler.vars.update({k: float(v) for k, v in state["vars"].items()})
-            for key, weight in state["weights"].items():
-                linear._weights[key] = float(weight)
-            linear.intercept = float(state["intercept"])
-            model.seen = int(state["seen"])
-        except (KeyError, TypeError, ValueError, AttributeError) as err:
-            raise ValidationError(f"forecaster state unreadable: {err}", field="state") from err
-        return model
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,8 +230,9 @@ def register(registry: ModelRegistry, name: str, evaluation: Evaluation, data: s
         data=DataRange(description=data, rows=pooled.steps + len(evaluation.stations)),
         description=(f"next-step {evaluation.target} per station, one online learner each, "
                      "evaluated prequentially (test-then-train) against persistence. The "
-                     "artifact is the per-station River state, not a scikit-learn estimator, "
-                     "so the registry's /predict cannot serve it."),
+                     "artifact is the per-station River state as plain numbers (no pickle); "
+                     "served live per site by the pipeline, which keeps learning from each "
+                     "new reading."),
         hyperparameters=dict(evaluation.hyperparameters),
         metrics={"protocol": "prequential (test-then-train), every step after a station's first",
                  "model": {"mae": {"mean": pooled.model_mae, "std": None, "n": pooled.steps}},
@@ -354,8 +241,8 @@ def register(registry: ModelRegistry, name: str, evaluation: Evaluation, data: s
                  "baseline_name": "persistence (last value)",
                  "mae_ratio": pooled.ratio, "stations_won": evaluation.wins,
                  "stations": stations},
-        created_by=by)
-    return registry.register(meta, {"kind": "river-station-states", "states": evaluation.states})
+        created_by=by, sources={"y": evaluation.target})
+    return registry.register(meta, {"kind": ARTIFACT_KIND, "states": evaluation.states})
 
 
 # -- CLI ----------------------------------------------------------------------------------

@@ -160,20 +160,30 @@ def test_unreadable_state_is_a_validation_error() -> None:
 
 
 @pytest.mark.anyio
-async def test_registry_refuses_to_predict_with_stored_state(tmp_path: Path) -> None:
+async def test_registered_forecaster_is_served_per_station(tmp_path: Path) -> None:
     from riskcast.exceptions import ValidationError
     from riskcast.models.service import ModelService
 
     ev = forecast.evaluate_simulated(days=2, stations=2)["do_mgl"]
     registry = ModelRegistry(tmp_path)
     try:
-        forecast.register(registry, "water-do-forecast", ev, "simulated, 2 days")
+        meta = forecast.register(registry, "water-do-forecast", ev, "simulated, 2 days")
     finally:
         registry.close()
+    assert meta.sources == {"y": "do_mgl"}
     service = ModelService(tmp_path, None)
     await service.start()
     try:
-        with pytest.raises(ValidationError, match="holds no estimator"):
-            service.predict("water-do-forecast", [[1.0] * len(ev.features)], 1)
+        row = [0.1, -0.2, 0.05, 0.0, 1.0, 0.0][: len(ev.features)]
+        with pytest.raises(ValidationError, match="per-station forecaster") as err:
+            service.predict("water-do-forecast", [row], 1)
+        assert err.value.field == "site"
+        answer = service.predict("water-do-forecast", [row], 1, site="water-1")
+        restored = StationForecaster.from_state(ev.states["water-1"])
+        expected = restored.predict_change(dict(zip(ev.features, row, strict=True)))
+        assert answer["version"] == 1 and answer["values"] == [pytest.approx(expected)]
+        assert expected != 0.0  # the learnt weights, not an untrained learner
+        with pytest.raises(ValidationError, match="forecaster"):
+            service.predict_batch("water-do-forecast", rows=[row])
     finally:
         await service.aclose()
