@@ -1,92 +1,126 @@
-// riskcast live overview: sites with their latest readings, updated over the WebSocket stream.
-// Reconnects with `since` so nothing published while away is missed.
-"use strict";
-const state = { sites: new Map(), units: new Map(), seq: {}, ws: null, retry: 500 };
-const el = (tag, attrs = {}, text) => {
-  const node = document.createElement(tag);
-  Object.entries(attrs).forEach(([k, v]) => node.setAttribute(k, v));
-  if (text !== undefined) node.textContent = text;
-  return node;
-};
+// The dashboard's entry point: sign in (a key from `?key=`, localStorage or the login form),
+// open the one live stream, load the catalog, then route `#/...` to a page module. A page is
+// `mount(root, ctx, params)` returning its clean-up, so leaving a page stops its timers and
+// stream handlers.
 
-async function getJSON(path) {
-  const r = await fetch(path);
-  if (!r.ok) throw new Error(`${path}: ${r.status}`);
-  return r.json();
-}
+import { api, ApiError, session, setKey, signals, streamToken, takeKeyFromUrl, whoami } from "./api.js";
+import { Store } from "./store.js";
+import { Stream } from "./stream.js";
+import * as overview from "./pages/overview.js";
+import * as site from "./pages/site.js";
+import * as alerts from "./pages/alerts.js";
+import * as models from "./pages/models.js";
+import * as system from "./pages/system.js";
 
-function card(site) {
-  const c = el("div", { class: "card", id: `site-${site.id}` });
-  c.append(el("h2", {}, site.name || site.id));
-  const where = site.lat === null ? site.pack : `${site.pack} · ${site.lat.toFixed(2)}, ${site.lon.toFixed(2)}`;
-  c.append(el("div", { class: "where" }, where));
-  c.append(el("table"));
-  return c;
-}
+const ROUTES = [
+  [/^#?\/?$/, overview, "overview"],
+  [/^#\/site\/(.+)$/, site, "overview"],
+  [/^#\/alerts$/, alerts, "alerts"],
+  [/^#\/models$/, models, "models"],
+  [/^#\/system$/, system, "system"],
+];
 
-function show(siteId, variable, value, quality, time) {
-  const c = document.getElementById(`site-${siteId}`);
-  if (!c) return;
-  const table = c.querySelector("table");
-  let row = table.querySelector(`tr[data-v="${variable}"]`);
-  if (!row) {
-    row = el("tr", { "data-v": variable });
-    row.append(el("td", {}, variable), el("td", { class: "v" }));
-    const rows = [...table.rows, row].sort((a, b) => a.dataset.v.localeCompare(b.dataset.v));
-    rows.forEach((r) => table.append(r));
+const $ = (id) => document.getElementById(id);
+const stream = new Stream(streamToken);
+const store = new Store(stream);
+// For the browser console (and the tests): the page's one stream and its shared state.
+window.riskcast = { stream, store };
+let unmount = null;
+let started = false;
+
+function route() {
+  if (!started) return;
+  unmount?.();
+  unmount = null;
+  const hash = location.hash || "#/";
+  const [, page, nav] = ROUTES.find(([re]) => re.test(hash)) || [];
+  const root = $("page");
+  root.replaceChildren();
+  document.querySelectorAll("nav a").forEach((a) => {
+    if (a.dataset.page === nav) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  });
+  if (!page) {
+    root.append(Object.assign(document.createElement("p"), { textContent: "No such page." }));
+    return;
   }
-  const cell = row.cells[1];
-  const unit = state.units.get(variable) || "";
-  cell.textContent = `${Number(value).toFixed(2).replace(/\.?0+$/, "")} ${unit}`;
-  cell.className = `v q-${quality}`;
-  cell.title = `${quality} at ${time}`;
-  cell.classList.remove("flash"); void cell.offsetWidth; cell.classList.add("flash");
+  const params = (hash.match(ROUTES.find(([re]) => re.test(hash))[0]) || []).slice(1)
+    .map(decodeURIComponent);
+  unmount = page.mount(root, { store, stream, api }, params);
+  document.title = `riskcast · ${nav}`;
 }
 
-async function load() {
-  const [sites, vars] = await Promise.all([getJSON("/api/v1/sites"), getJSON("/api/v1/variables")]);
-  vars.variables.forEach((v) => state.units.set(v.name, v.unit));
-  const grid = document.getElementById("sites");
-  for (const site of sites.sites) {
-    if (!state.sites.has(site.id)) { state.sites.set(site.id, site); grid.append(card(site)); }
+// The indicator says what the stream is doing; the banner says the server is away, whether
+// the stream or a REST call found out first.
+let reachable = true;
+function showConnection() {
+  const s = stream.status;
+  const conn = $("conn");
+  conn.className = `conn ${s}`;
+  conn.dataset.status = s;
+  conn.textContent = s === "live" ? "● live" : s === "offline"
+    ? `offline · retrying in ${Math.max(1, Math.round((stream.retryAt - Date.now()) / 1000))} s`
+    : s === "stopped" ? "paused" : `${s}…`;
+  $("offline").hidden = s !== "offline" && reachable;
+}
+stream.addEventListener("status", (e) => {
+  if (e.detail === "live") reachable = true;
+  showConnection();
+});
+signals.addEventListener("reachable", (e) => { reachable = e.detail; showConnection(); });
+setInterval(() => { if (stream.status === "offline") showConnection(); }, 1000);
+
+function showLogin(message) {
+  $("login").hidden = false;
+  $("login-error").textContent = message || "";
+  $("login-key").focus();
+}
+
+$("login-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  setKey($("login-key").value.trim());
+  $("login-key").value = "";
+  await start();
+});
+
+$("signout").addEventListener("click", () => {
+  stream.stop();
+  setKey(null);
+  location.reload();
+});
+
+signals.addEventListener("unauthorized", () => {
+  if (started && session.auth) showLogin("Your key was refused; sign in again.");
+});
+
+async function start() {
+  try {
+    await whoami();
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) {
+      showLogin(session.key ? "That key was refused." : "");
+      return;
+    }
+    $("page").replaceChildren(Object.assign(document.createElement("p"),
+      { className: "error", textContent: `Cannot reach the server: ${err.message}` }));
+    // Not reachable yet: try again in a while (the banner says so).
+    setTimeout(start, 2000);
+    return;
   }
-  document.getElementById("count").textContent = state.sites.size;
-  await Promise.all([...state.sites.keys()].map(async (id) => {
-    const latest = await getJSON(`/api/v1/sites/${encodeURIComponent(id)}/latest`);
-    Object.entries(latest.latest).forEach(([v, r]) => show(id, v, r.value, r.quality, r.time));
-  }));
+  $("login").hidden = true;
+  if (session.auth && session.me) {
+    $("who").hidden = false;
+    $("who").textContent = `${session.me.name} (${session.me.role})`;
+    $("signout").hidden = false;
+  }
+  if (started) return;
+  await store.loadCatalog();
+  started = true;
+  stream.start();
+  route();
 }
 
-function connected(on) {
-  const c = document.getElementById("conn");
-  c.className = `conn ${on ? "on" : "off"}`;
-  c.textContent = on ? "live" : "reconnecting…";
-  document.getElementById("offline").hidden = on;
-}
-
-function connect() {
-  const proto = location.protocol === "https:" ? "wss" : "ws";
-  const ws = new WebSocket(`${proto}://${location.host}/ws`);
-  state.ws = ws;
-  ws.onopen = () => {
-    state.retry = 500;
-    connected(true);
-    const channels = ["system", ...[...state.sites.keys()].map((id) => `site.${id}`)];
-    ws.send(JSON.stringify({ op: "subscribe", channels, since: state.seq }));
-  };
-  ws.onmessage = (msg) => {
-    const ev = JSON.parse(msg.data);
-    if (ev.op) return; // acknowledgements, pongs and errors
-    state.seq[ev.channel] = ev.seq;
-    const d = ev.data;
-    if (d.type === "readings") d.readings.forEach((r) => show(d.site, r.variable, r.value, r.quality, r.time));
-    if (d.type === "site.created") load().then(() => ws.send(JSON.stringify({ op: "subscribe", channels: [`site.${d.site}`] })));
-  };
-  ws.onclose = () => {
-    connected(false);
-    setTimeout(() => load().catch(() => {}).finally(connect), state.retry);
-    state.retry = Math.min(state.retry * 2, 10000);
-  };
-}
-
-load().catch(() => connected(false)).finally(connect);
+window.addEventListener("hashchange", route);
+takeKeyFromUrl();
+showConnection();
+start();

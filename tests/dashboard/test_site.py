@@ -1,0 +1,68 @@
+"""The site page: latest values and live charts, fed by the API and the site's channel."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from playwright.sync_api import expect
+
+from tests.dashboard.conftest import Site, shot
+
+
+def ago(minutes: float) -> str:
+    return (datetime.now(UTC) - timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def history(live: Site, site: str, variable: str, values: list[float], step_min: float) -> None:
+    n = len(values)
+    live.post("/api/v1/readings", {"readings": [
+        {"site": site, "variable": variable, "time": ago((n - i) * step_min), "value": v}
+        for i, v in enumerate(values)]})
+
+
+def test_a_posted_value_appears_on_the_site_page_within_a_second(live: Site, page: Any) -> None:
+    history(live, "s1", "temp_c", [15 + (i % 7) for i in range(30)], step_min=2)
+    history(live, "s1", "rh_pct", [60 - (i % 5) for i in range(30)], step_min=2)
+    page.goto(live.page_url("#/site/s1"))
+    expect(page.locator("#conn")).to_have_attribute("data-status", "live")
+    expect(page.locator("#page h1")).to_have_text("Hill top")
+    page.get_by_label("Time range").select_option("6h")
+    page.get_by_label("Rollup").select_option("raw")
+    temp_plot = page.locator('.plot[data-variable="temp_c"]')
+    expect(temp_plot).to_have_attribute("data-points", "30")
+    expect(page.locator('.plot[data-variable="rh_pct"] canvas')).to_have_count(1)
+
+    live.reading("s1", "temp_c", 31.25, ago(0))
+    expect(page.locator('#latest tr[data-variable="temp_c"]')).to_contain_text("31.25 °C",
+                                                                              timeout=1000)
+    expect(temp_plot).to_have_attribute("data-points", "31", timeout=1000)
+    shot(page, "site")
+    assert page.errors == []
+
+
+def test_rollup_and_range_choices_reread_the_series(live: Site, page: Any) -> None:
+    # Three whole UTC hours of readings every 5 minutes, ending over an hour ago: 36 raw
+    # points, 3 hourly buckets, nothing in the last hour.
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=4)
+    live.post("/api/v1/readings", {"readings": [
+        {"site": "s1", "variable": "temp_c", "value": 10 + i % 12,
+         "time": (hour + timedelta(minutes=5 * i)).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        for i in range(36)]})
+    page.goto(live.page_url("#/site/s1"))
+    plot = page.locator('.plot[data-variable="temp_c"]')
+    page.get_by_label("Time range").select_option("6h")
+    page.get_by_label("Rollup").select_option("raw")
+    expect(plot).to_have_attribute("data-points", "36")
+    page.get_by_label("Rollup").select_option("1h")
+    expect(plot).to_have_attribute("data-points", "3")
+    page.get_by_label("Time range").select_option("1h")
+    expect(plot).to_have_attribute("data-points", "0")
+    # Live readings of one hour fold into one bucket instead of adding points.
+    live.reading("s1", "temp_c", 12, ago(0))
+    expect(plot).to_have_attribute("data-points", "1", timeout=1000)
+    live.reading("s1", "temp_c", 14, ago(0))
+    expect(page.locator('#latest tr[data-variable="temp_c"]')).to_contain_text("14 °C",
+                                                                              timeout=1000)
+    expect(plot).to_have_attribute("data-points", "1")
+    assert page.errors == []
