@@ -11,6 +11,7 @@ The hierarchy::
     ├── StorageError           the storage backend failed (wraps the driver's error)
     ├── BusError               the bus backend failed (wraps the client's error)
     │   └── HistoryGapError    a resume point is older than the retained history
+    ├── BackupError            a backup cannot be written, verified or restored
     └── MissingExtraError      an optional dependency is not installed
 
 Third-party errors are translated at the boundary with ``raise ... from err``.
@@ -83,3 +84,11 @@ class MissingExtraError(RiskcastError, ImportError):
         )
         self.package = package
         self.extra = extra
+
+
+class BackupError(RiskcastError):
+    """A backup cannot be written, verified or restored; ``file`` names the file at fault."""
+
+    def __init__(self, message: str, *, file: str | None = None) -> None:
+        super().__init__(message)
+        self.file = file

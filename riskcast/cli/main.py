@@ -5,6 +5,8 @@ from __future__ import annotations
 import typer
 
 from riskcast import __version__
+from riskcast.cli.backup import app as backup_app
+from riskcast.cli.backup import restore
 from riskcast.cli.db import app as db_app
 from riskcast.cli.fwi import fwi
 from riskcast.cli.ingest import ingest
@@ -22,6 +24,8 @@ app.add_typer(wildfire_app, name="wildfire")
 app.add_typer(rules_app, name="rules")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
+app.add_typer(backup_app, name="backup")
+app.command()(restore)
 try:
     from riskcast.cli.models import app as models_app
 except ImportError:  # the ml extra is not installed: no `riskcast model`

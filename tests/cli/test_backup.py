@@ -1,0 +1,62 @@
+"""``riskcast backup``, ``backup verify`` and ``restore`` from the command line."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from riskcast.backup.lock import DataDirLock
+from riskcast.cli.main import app
+
+runner = CliRunner()
+
+
+def make_data(folder: Path) -> None:
+    folder.mkdir(parents=True)
+    conn = sqlite3.connect(folder / "riskcast.db")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("CREATE TABLE t (a INTEGER)")
+    conn.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(100)])
+    conn.commit()
+    conn.close()
+    (folder / "models" / "m").mkdir(parents=True)
+    (folder / "models" / "m" / "1.skops").write_bytes(b"\x00artifact" * 100)
+
+
+def test_backup_verify_restore(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    make_data(data)
+    made = runner.invoke(app, ["backup", "--data-dir", str(data)])
+    assert made.exit_code == 0, made.output
+    archives = list((data / "backups").glob("riskcast-backup-*.tar.gz"))
+    assert len(archives) == 1 and str(archives[0]) in made.output
+    checked = runner.invoke(app, ["backup", "verify", str(archives[0])])
+    assert checked.exit_code == 0, checked.output
+    assert "ok:" in checked.output and "2 files" in checked.output
+    (data / "riskcast.db").unlink()
+    back = runner.invoke(app, ["restore", str(archives[0]), "--data-dir", str(data)])
+    assert back.exit_code == 0, back.output
+    conn = sqlite3.connect(data / "riskcast.db")
+    assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 100
+    conn.close()
+    assert archives[0].exists()  # the backups folder survived the restore
+
+
+def test_restore_refuses_a_running_server_and_a_tampered_archive(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    make_data(data)
+    made = runner.invoke(app, ["backup", "--data-dir", str(data), "--to", str(tmp_path / "b")])
+    assert made.exit_code == 0, made.output
+    archive = next((tmp_path / "b").glob("*.tar.gz"))
+    with DataDirLock(data) as lock:
+        lock.share()  # as a running server does
+        busy = runner.invoke(app, ["restore", str(archive), "--data-dir", str(data)])
+        assert busy.exit_code == 1
+        assert "running riskcast server" in busy.output and "--force" in busy.output
+    raw = bytearray(archive.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF  # damage the compressed stream
+    archive.write_bytes(bytes(raw))
+    refused = runner.invoke(app, ["backup", "verify", str(archive)])
+    assert refused.exit_code == 1 and "error:" in refused.output
