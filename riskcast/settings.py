@@ -66,6 +66,9 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     subscriber_buffer_bytes: int = 4 * 1024 * 1024
     #: How often a quiet live stream sends a keep-alive.
     keepalive: str = "15s"
+    #: Several processes on PostgreSQL: how often each checks (or tries to take) the lease
+    #: that lets one of them evaluate alerts; a dead holder is replaced within about this.
+    lease_interval: str = "1s"
 
     #: Raw readings older than this are deleted by the retention job; ``0`` keeps forever.
     retention: str = "365d"
@@ -127,6 +130,7 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             _check_duration(name, getattr(self, name))
         if self.sqlite_synchronous not in ("normal", "full", "extra"):
             raise ConfigError("setting sqlite_synchronous: use normal, full or extra")
+        _check_duration("lease_interval", self.lease_interval)
         if self.retention != "0":
             _check_duration("retention", self.retention)
         for variable, value in self.retention_by_variable.items():

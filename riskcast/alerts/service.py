@@ -8,6 +8,14 @@ Tasks once started: *listen* (events into a queue), *evaluate* (queue → engine
 lifecycle → store → ``alerts`` channel), *timers* (``tick`` every second) and the
 *outbox* worker.
 
+Several processes: evaluation, the timers' alert work and the outbox run only in the
+process holding the ``alerts`` lease (:mod:`riskcast.cluster`; a single process holds it
+from the start). On winning it a process reloads rules, silences and alerts from the shared
+store and sends what the previous holder left unsent; on losing it, it stops evaluating.
+Every process answers reads from the store; an acknowledgement made on a process without the
+lease travels on the bus (``alerts.requests`` / ``alerts.replies``) to the holder, which
+applies it, so alert state has one writer.
+
 Pack defaults: at start each pack rule is written when no rule of that id is stored, or
 when the stored one came from the pack itself (so pack upgrades apply). A rule of the same
 id loaded from a file or through the API keeps its edits; deleting a pack default leaves a
@@ -19,10 +27,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from riskcast.alerts.admin import Admin
 from riskcast.alerts.engine import Engine, Signal
@@ -44,30 +55,51 @@ from riskcast.alerts.settings import AlertSettings
 from riskcast.alerts.sqlite import SqliteAlertStore
 from riskcast.alerts.store import AlertStore
 from riskcast.bus.base import Bus
+from riskcast.cluster.lease import Lease, SoleLease
 from riskcast.core.clock import now_us
 from riskcast.core.events import Event
 from riskcast.core.sites import Site
-from riskcast.exceptions import NotFoundError, StorageError
+from riskcast.exceptions import ConflictError, NotFoundError, OverloadedError, StorageError
 from riskcast.packs.base import Pack
 
-__all__ = ["AlertService"]
+__all__ = ["AlertService", "shared_state"]
 
 log = logging.getLogger(__name__)
 #: Condition changes turned into transitions between two turns of the event loop.
 _SIGNALS_PER_SLICE = 250
+#: Channels carrying acknowledgements from processes without the lease to its holder.
+REQUESTS, REPLIES = "alerts.requests", "alerts.replies"
+#: Seconds a process without the lease waits for the holder to answer a request.
+_REQUEST_TIMEOUT = 10.0
+
+
+def shared_state(storage: object, lease_interval: float = 1.0) -> dict[str, Any]:
+    """The ``store`` and ``lease`` of processes sharing ``storage``: when it is PostgreSQL,
+    the alert store in its database and schema and a lease on an advisory lock there;
+    otherwise nothing (the defaults: SQLite or memory, one process alone)."""
+    url = getattr(storage, "url", "")
+    if not isinstance(url, str) or not url.startswith(("postgresql://", "postgres://")):
+        return {}
+    from riskcast.alerts.postgres import PostgresAlertStore
+    from riskcast.cluster.postgres import PostgresLease
+
+    schema = str(getattr(storage, "schema", "riskcast"))
+    return {"store": PostgresAlertStore(url, schema=schema),
+            "lease": PostgresLease(url, f"{schema}.alerts", interval=lease_interval)}
 
 
 class AlertService(Admin):
     """Alerting for one process. ``store`` defaults to SQLite at ``<data_dir>/alerts.db``
     (memory when ``data_dir`` is None); ``notifiers`` replace the built-in ones by route
-    type; ``clock`` returns microseconds (tests pass a fake one and call :meth:`tick`)."""
+    type; ``clock`` returns microseconds (tests pass a fake one and call :meth:`tick`);
+    ``lease`` decides which process evaluates (default: this one, alone)."""
 
     def __init__(self, *, bus: Bus, sites: Callable[[], Mapping[str, Site]],
                  packs: Iterable[Pack], data_dir: Path | None,
                  clock: Callable[[], int] = now_us, store: AlertStore | None = None,
                  notifiers: Mapping[str, Notifier] | None = None,
                  settings: AlertSettings | None = None,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, lease: Lease | None = None) -> None:
         self.settings = settings or AlertSettings()
         self.bus = bus
         self.sites = sites
@@ -92,6 +124,11 @@ class AlertService(Admin):
         self._tasks: list[asyncio.Task[Any]] = []
         self._events: Any = None
         self._next_rules = self._next_sites = self._next_prune = 0
+        self.lease: Lease = lease or SoleLease()
+        #: Whether this process evaluates (holds the lease).
+        self.leader = False
+        self._leader_tasks: list[asyncio.Task[Any]] = []
+        self._replies: dict[str, asyncio.Future[dict[str, Any]]] = {}
         #: Readings events received, evaluated, dropped (queue full); failed store writes.
         self.received = 0
         self.processed = 0
@@ -101,8 +138,8 @@ class AlertService(Admin):
     # -- lifecycle of the service -----------------------------------------------------------
 
     async def start(self) -> None:
-        """Open the store, load rules (pack defaults too) and alerts, recover the outbox,
-        and start listening."""
+        """Open the store, write pack defaults, load rules, start listening and compete
+        for the lease (alone: win it now, loading alerts and recovering the outbox)."""
         now = self.clock()
         await self.store.open()
         for notifier in self.notifiers.values():
@@ -111,23 +148,58 @@ class AlertService(Admin):
         await self._write_pack_defaults(now)
         await self.reload_rules(now, force=True)
         self.lifecycle.silences = await self.store.silences()
-        self.lifecycle.apply(Change(alerts=await self.store.alerts()))
-        for alert in self.lifecycle.open_alerts():
-            self.engine.set_condition(alert.rule, alert.site, True, now)
         self._events = self.bus.listen()  # registered now: nothing published after is missed
-        await self.outbox.recover()  # what a crash left unsent goes out now
-        await self.outbox.run_due(now)
         self._spawn(self._listen(), "alerts-listen")
-        self._spawn(self._evaluate_loop(), "alerts-evaluate")
-        self._spawn(self.outbox.run(self.settings.outbox_poll), "alerts-outbox")
         if self.settings.tick > 0:
             self._spawn(self._timers(), "alerts-timers")
+        await self.lease.start(self._on_lease)
+
+    async def _on_lease(self, held: bool) -> None:
+        if held:
+            await self._lead()
+        else:
+            await self._follow()
+
+    async def _lead(self) -> None:
+        """Won the lease: take alert state from the store and start evaluating."""
+        async with self._lock:
+            now = self.clock()
+            # Start from what the store holds, not from what this process last knew.
+            self.engine = Engine(self.sites, ring_size=self.settings.ring_size)
+            self.lifecycle = Lifecycle(self.sites, group_wait_us=self.settings.us("group_wait"),
+                                       default_routes=self.settings.default_routes)
+            self.engine.refresh_sites(now)
+            self.lifecycle.apply(Change(alerts=await self.store.alerts()))
+            await self.reload_rules(now, force=True)
+            self.lifecycle.silences = await self.store.silences()
+            for alert in self.lifecycle.open_alerts():
+                self.engine.set_condition(alert.rule, alert.site, True, now)
+            self._queue.clear()
+            self.leader = True
+        await self.outbox.recover()  # what a crash left unsent goes out now
+        await self.outbox.run_due(now)
+        self._leader_tasks = [
+            asyncio.create_task(self._evaluate_loop(), name="alerts-evaluate"),
+            asyncio.create_task(self.outbox.run(self.settings.outbox_poll),
+                                name="alerts-outbox")]
+
+    async def _follow(self) -> None:
+        """Lost the lease (or closing): stop evaluating and sending."""
+        self.leader = False
+        tasks, self._leader_tasks = self._leader_tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.outbox.aclose()  # interrupted sends stay claimed: the next holder resends
+        self._queue.clear()
 
     def _spawn(self, coro: Any, name: str) -> None:
         self._tasks.append(asyncio.create_task(coro, name=name))
 
     async def aclose(self) -> None:
         """Stop the tasks; unsent notifications stay in the outbox for the next start."""
+        await self.lease.aclose()
+        await self._follow()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -152,6 +224,7 @@ class AlertService(Admin):
             "notifications": {"sent": self.outbox.sent, "failed": self.outbox.failed,
                               "dead": self.outbox.dead},
             "write_failures": self.write_failures,
+            "leader": self.leader,
         }
 
     # -- evaluation ---------------------------------------------------------------------------
@@ -161,9 +234,13 @@ class AlertService(Admin):
             self.take(event)
 
     def take(self, event: Event) -> None:
-        """Queue a bus event for evaluation if it carries readings (never blocks)."""
+        """Queue a bus event for evaluation if it carries readings and this process
+        evaluates (never blocks); route requests to the lease holder and their replies."""
         data = event.data
-        if event.channel.startswith("site.") and isinstance(data, dict) \
+        if event.channel in (REQUESTS, REPLIES) and isinstance(data, dict):
+            self._take_message(event.channel, data)
+            return
+        if self.leader and event.channel.startswith("site.") and isinstance(data, dict) \
                 and data.get("type") == "readings":
             self._queue.append(data)
             self.received += 1
@@ -203,11 +280,20 @@ class AlertService(Admin):
 
     async def tick(self, now: int | None = None) -> None:
         """Run the timers at ``now`` (default: the clock): ``no_data``, ``for``,
-        escalations, repeats, silences that ended; then send what is due."""
+        escalations, repeats, silences that ended; then send what is due. Without the
+        lease, only re-read rules and silences (what this process answers reads from)."""
         now = self.clock() if now is None else now
+        if not self.leader:
+            if now >= self._next_rules:
+                async with self._lock:
+                    await self.reload_rules(now)
+                    self.lifecycle.silences = await self.store.silences()
+            return
         async with self._lock:
             if now >= self._next_rules:
                 await self.reload_rules(now)
+                # Silences made through another process.
+                self.lifecycle.silences = await self.store.silences()
             if now >= self._next_sites or len(self.sites()) != self.engine.listed:
                 gone = self.engine.refresh_sites(now)
                 self._next_sites = now + self.settings.us("sites_reload")
@@ -290,8 +376,14 @@ class AlertService(Admin):
             await self.store.write(Change(rules=writes))
 
     async def reload_rules(self, now: int, *, force: bool = False) -> None:
-        """Re-read rules and routes from the store and apply what changed."""
+        """Re-read rules and routes from the store and apply what changed. A forced reload
+        without the lease (a rule just changed here) asks the holder to reload too."""
         self._next_rules = now + self.settings.us("rules_reload")
+        if force and not self.lease.held and self._events is not None:
+            try:
+                await self.bus.publish(REQUESTS, {"type": "reload"})
+            except Exception:
+                log.exception("publish on %s failed", REQUESTS)
         stored, routes = await self.store.rules()
         by_id = {s.rule.id: s for s in stored}
         named = {r.name: r for r in routes}
@@ -336,7 +428,10 @@ class AlertService(Admin):
         return found[0], await self.store.transitions(aid)
 
     async def acknowledge(self, aid: str, *, by: str, comment: str = "") -> Alert:
-        """Acknowledge a firing alert: escalation and repeats stop (idempotent)."""
+        """Acknowledge a firing alert: escalation and repeats stop (idempotent). Without
+        the lease, the holder does it (``OverloadedError`` when none answers in time)."""
+        if not self.leader:
+            return await self._ask_leader(aid, by, comment)
         async with self._lock:
             now = self.clock()
             await self._commit(self.lifecycle.acknowledge(aid, by, comment, now), now)
@@ -344,7 +439,71 @@ class AlertService(Admin):
 
     async def add_feedback(self, aid: str, *, verdict: str, comment: str = "",
                            by: str = "") -> Feedback:
-        alert = self.lifecycle.alerts.get(aid)
-        if alert is None:
+        found = await self.store.alerts(AlertQuery(id=aid))
+        if not found:
             raise NotFoundError(f"no alert {aid!r}")
-        return await self._store_feedback(alert, verdict, comment, by)
+        return await self._store_feedback(found[0], verdict, comment, by)
+
+    # -- requests to the lease holder -------------------------------------------------------
+
+    async def _ask_leader(self, aid: str, by: str, comment: str) -> Alert:
+        request = uuid.uuid4().hex
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._replies[request] = future
+        try:
+            await self.bus.publish(REQUESTS, {"type": "ack", "request": request, "id": aid,
+                                              "by": by, "comment": comment})
+            async with asyncio.timeout(_REQUEST_TIMEOUT):
+                reply = await future
+        except TimeoutError as err:
+            raise OverloadedError("no process is evaluating alerts right now (the alerts "
+                                  "lease is changing hands)", retry_after=2.0) from err
+        finally:
+            self._replies.pop(request, None)
+        error = reply.get("error")
+        if error == "not_found":
+            raise NotFoundError(reply.get("message", f"no alert {aid!r}"))
+        if error == "conflict":
+            raise ConflictError(reply.get("message", f"alert {aid} cannot be acknowledged"))
+        if error:
+            raise StorageError(reply.get("message", "acknowledgement failed"))
+        return msgspec.convert(reply["alert"], Alert)
+
+    def _take_message(self, channel: str, data: dict[str, Any]) -> None:
+        if channel == REPLIES:
+            future = self._replies.get(str(data.get("request")))
+            if future is not None and not future.done():
+                future.set_result(data)
+        elif self.leader and data.get("type") in ("ack", "reload"):
+            work = self._answer(data) if data["type"] == "ack" else self._reload()
+            task = asyncio.create_task(work, name="alerts-request")
+            self._leader_tasks.append(task)
+            task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[Any]) -> None:
+        if task in self._leader_tasks:
+            self._leader_tasks.remove(task)
+
+    async def _reload(self) -> None:
+        """Another process changed rules: read rules and silences now."""
+        async with self._lock:
+            await self.reload_rules(self.clock(), force=True)
+            self.lifecycle.silences = await self.store.silences()
+
+    async def _answer(self, data: dict[str, Any]) -> None:
+        reply: dict[str, Any] = {"type": "ack.reply", "request": data.get("request")}
+        try:
+            alert = await self.acknowledge(str(data.get("id")), by=str(data.get("by")),
+                                           comment=str(data.get("comment", "")))
+            reply["alert"] = msgspec.to_builtins(alert)
+        except NotFoundError as err:
+            reply.update(error="not_found", message=str(err))
+        except ConflictError as err:
+            reply.update(error="conflict", message=str(err))
+        except Exception as err:
+            log.exception("acknowledgement for another process failed")
+            reply.update(error="failed", message=str(err))
+        try:
+            await self.bus.publish(REPLIES, reply)
+        except Exception:
+            log.exception("publish on %s failed", REPLIES)

@@ -10,7 +10,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from riskcast.alerts.service import AlertService
+from riskcast.alerts.service import AlertService, shared_state
 from riskcast.alerts.settings import AlertSettings
 from riskcast.api.hub import Hub
 from riskcast.api.metrics import RuntimeMetrics
@@ -58,7 +58,8 @@ class Runtime:
         self.alerts = AlertService(
             bus=self.bus, sites=lambda: self.pipeline.sites, packs=self.packs.packs.values(),
             data_dir=None if settings.storage == "memory" else settings.data_dir,
-            settings=AlertSettings(sqlite_synchronous=settings.sqlite_synchronous))
+            settings=AlertSettings(sqlite_synchronous=settings.sqlite_synchronous),
+            **shared_state(self.storage, settings.us("lease_interval") / 1e6))
         self.hub = Hub(self.bus, buffer_bytes=settings.subscriber_buffer_bytes,
                        keepalive=settings.us("keepalive") / 1e6)
         self.retention = RetentionJob(self.storage, settings)

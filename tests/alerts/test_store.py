@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+import uuid
 from pathlib import Path
 
 import pytest
@@ -27,9 +28,21 @@ from riskcast.alerts.sqlite import SqliteAlertStore
 from riskcast.alerts.store import AlertStore
 from riskcast.exceptions import StorageError
 
+def _postgres(_: Path) -> AlertStore:
+    """A PostgreSQL alert store in a schema of its own (dropped after the test)."""
+    from tests.storage.test_postgres import URL, _require_postgres
+
+    pytest.importorskip("psycopg", reason="the postgres extra is not installed")
+    _require_postgres()
+    from riskcast.alerts.postgres import PostgresAlertStore
+
+    return PostgresAlertStore(URL, schema=f"rc_test_{uuid.uuid4().hex[:12]}")
+
+
 BACKENDS: dict[str, Callable[[Path], AlertStore]] = {
     "memory": lambda _: MemoryAlertStore(),
     "sqlite": lambda path: SqliteAlertStore(path / "alerts.db"),
+    "postgres": _postgres,
 }
 
 
@@ -39,6 +52,11 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     await s.open()
     yield s
     await s.aclose()
+    schema = getattr(s, "schema", None)
+    if schema is not None:
+        from tests.storage.test_postgres import _drop
+
+        _drop(schema)
 
 
 def alert(aid: str, state: str = "firing", **kw: object) -> Alert:
@@ -136,6 +154,17 @@ async def test_a_change_is_all_or_nothing(store: AlertStore, tmp_path: Path) -> 
     await store.write(Change(alerts=[alert("a:s1")]))
     if isinstance(store, MemoryAlertStore):
         store.fail_next_write = True
+    elif hasattr(store, "schema"):  # PostgreSQL
+        import psycopg
+
+        from tests.storage.test_postgres import URL
+
+        with psycopg.connect(URL, autocommit=True) as conn:
+            schema = store.schema
+            conn.execute(f"CREATE FUNCTION {schema}.boom() RETURNS trigger LANGUAGE plpgsql "  # type: ignore[arg-type]
+                         "AS $$ BEGIN RAISE EXCEPTION 'boom'; END $$")
+            conn.execute(f"CREATE TRIGGER boom BEFORE INSERT ON {schema}.alert_outbox "  # type: ignore[arg-type]
+                         f"FOR EACH ROW EXECUTE FUNCTION {schema}.boom()")
     else:
         # the outbox insert fails inside the transaction, after the alert update
         store._db().execute("CREATE TRIGGER boom BEFORE INSERT ON outbox "  # type: ignore[attr-defined]
