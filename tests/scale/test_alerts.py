@@ -4,8 +4,9 @@ acknowledgeable through any process, and taken over when the holder dies."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -27,9 +28,9 @@ def lease_holder(database: str) -> int | None:
     return int(row[0].split(":")[1]) if row else None
 
 
-def wait_for(condition: object, within: float = 30.0) -> None:
+def wait_for(condition: Callable[[], bool], within: float = 30.0) -> None:
     deadline = time.monotonic() + within
-    while not condition():  # type: ignore[operator]
+    while not condition():
         if time.monotonic() > deadline:
             raise TimeoutError("condition not met")
         time.sleep(0.05)
@@ -41,7 +42,7 @@ def post(url: str, value: float, k: int) -> None:
     assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
 
 
-def alert_of(url: str) -> dict[str, object]:
+def alert_of(url: str) -> dict[str, Any]:
     r = httpx.get(f"{url}/api/v1/alerts/windy:g1")
     return r.json() if r.status_code == 200 else {}
 
@@ -99,7 +100,7 @@ def test_alerts_fire_once_and_fail_over_when_the_holder_dies(
     fire_and_resolve(0, other.url, 1)
     assert len(receiver.events("firing")) == 1 and len(receiver.bodies) == 2
     transitions = alert_of(other.url)["transitions"]
-    assert [t["to"] for t in transitions] == ["firing", "acknowledged", "resolved"]  # type: ignore[index, union-attr]
+    assert [t["to"] for t in transitions] == ["firing", "acknowledged", "resolved"]
 
     # SIGKILL the holder: the other takes the lease over and the next alert fires once.
     holder.kill()
