@@ -143,6 +143,8 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         if self.admin_key and len(self.admin_key) < 16:
             raise ConfigError("setting admin_key: use at least 16 characters "
                               "(riskcast keys create prints a strong one)")
+        if self.secret and len(self.secret) < 32:
+            raise ConfigError("setting secret: use at least 32 characters (HS256 needs 256 bits)")
         if self.rate_limit < 0 or self.rate_burst < 1:
             raise ConfigError("setting rate_limit: must be 0 (off) or more, rate_burst at least 1")
 
