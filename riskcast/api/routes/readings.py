@@ -7,8 +7,9 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from riskcast.api.deps import runtime
-from riskcast.core.readings import ReadingsBody
+from riskcast.core.readings import ReadingsBody, Rejection, decode_batch
 from riskcast.pipeline import IngestResult
+from riskcast.security.keys import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["readings"])
 
@@ -47,8 +48,28 @@ it, the time of arrival. Too much queued: 503 with `Retry-After`.
 )
 async def post_readings(request: Request) -> Response:
     body = await request.body()
-    result = await runtime(request).pipeline.ingest_body(body, source="api")
+    principal = getattr(request.state, "principal", None)
+    if principal is not None and principal.scoped:  # a key limited to some packs or sites
+        result = await _ingest_in_scope(request, body, principal)
+    else:
+        result = await runtime(request).pipeline.ingest_body(body, source="api")
     return Response(msgspec.json.encode(result), media_type="application/json")
+
+
+async def _ingest_in_scope(request: Request, body: bytes, principal: Principal
+                           ) -> IngestResult:
+    """Ingest for a scoped key: items of sites outside its scope are refused one by one."""
+    pipeline = runtime(request).pipeline
+    items, rejected = decode_batch(body, pipeline.settings.max_batch)
+    for index, item in enumerate(items):
+        if item is None:
+            continue
+        site = pipeline.sites.get(item.site)
+        if not principal.may_see_site(item.site, site.pack if site else None):
+            items[index] = None
+            rejected.append(Rejection(index, f"site {item.site!r} is outside this key's scope",
+                                      "site"))
+    return await pipeline.ingest(items, "api", rejected=rejected)
 
 
 #: msgspec types whose JSON schemas are merged into the OpenAPI document.

@@ -56,6 +56,9 @@ async def list_sites(
     sites = sorted(runtime(request).pipeline.sites.values(), key=lambda s: s.id)
     if pack is not None:
         sites = [s for s in sites if s.pack == pack]
+    principal = getattr(request.state, "principal", None)
+    if principal is not None and principal.scoped:  # a key limited to some packs or sites
+        sites = [s for s in sites if principal.may_see_site(s.id, s.pack)]
     if cursor is not None:
         sites = [s for s in sites if s.id > cursor]
     page = sites[:limit]

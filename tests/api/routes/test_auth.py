@@ -250,3 +250,24 @@ def test_metrics_public_by_default_and_closable(tmp_path: Path) -> None:
     with live_server(_settings(tmp_path, metrics_public=False)) as srv:
         assert httpx.get(f"{srv.url}/metrics").status_code == 401
         assert httpx.get(f"{srv.url}/metrics", headers=srv.headers).status_code != 401
+
+
+def test_site_limited_operator_ingests_only_its_sites(srv: LiveServer) -> None:
+    key = make_key(srv, "operator", sites=["s1"])
+    body = {"readings": [
+        {"site": "s1", "variable": "temp_c", "time": "2026-07-01T12:00:00Z", "value": 1.0},
+        {"site": "s2", "variable": "temp_c", "time": "2026-07-01T12:00:00Z", "value": 2.0}]}
+    r = httpx.post(f"{srv.url}/api/v1/readings", json=body, headers=bearer(key))
+    assert r.status_code == 200
+    assert r.json()["accepted"] == 1
+    [refused] = r.json()["rejected"]
+    assert refused["index"] == 1 and refused["field"] == "site"
+    assert "scope" in refused["error"]
+
+
+def test_site_list_shows_only_the_keys_sites(srv: LiveServer) -> None:
+    key = make_key(srv, "viewer", sites=["s2"])
+    listed = httpx.get(f"{srv.url}/api/v1/sites", headers=bearer(key)).json()["sites"]
+    assert [s["id"] for s in listed] == ["s2"]
+    everything = httpx.get(f"{srv.url}/api/v1/sites", headers=srv.headers).json()["sites"]
+    assert {s["id"] for s in everything} == {"s1", "s2"}
