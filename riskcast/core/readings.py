@@ -19,6 +19,9 @@ from riskcast.types import ReadingRow
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
+#: The earliest and latest times a reading may carry (what RFC 3339 in UTC can write).
+_MIN_US = (datetime(1, 1, 1, tzinfo=UTC) - _EPOCH) // _ONE_US
+_MAX_S = (datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC) - _EPOCH).total_seconds()
 
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
 
@@ -89,10 +92,16 @@ def decode_batch(body: bytes, max_items: int) -> tuple[list[ReadingIn | None], l
 
 
 def _field_of(err: Exception, default: str | None) -> str | None:
+    """The field a msgspec error names (``None``-like ``default`` when it names none, e.g.
+    an item that is not an object).
+
+    >>> _field_of(Exception("Object missing required field `value`"), None)
+    'value'
+    """
     text = str(err)
-    marker = "at `$."
-    if marker in text:
-        return text.split(marker, 1)[1].split("`", 1)[0]
+    for marker in ("at `$.", "missing required field `"):
+        if marker in text:
+            return text.split(marker, 1)[1].split("`", 1)[0].split(".", 1)[0].split("[", 1)[0]
     return default
 
 
@@ -142,10 +151,14 @@ def to_rows(
         elif isinstance(stamp, datetime):
             t = (stamp - _EPOCH) // _ONE_US
         else:
-            if not isfinite(stamp):
-                rejected.append(Rejection(index, "time is not a finite number", "time"))
+            if not isfinite(stamp) or not -_MAX_S <= stamp <= _MAX_S:
+                rejected.append(Rejection(
+                    index, "time is not a number of seconds between years 1 and 9999", "time"))
                 continue
             t = round(stamp * 1_000_000)
+        if t < _MIN_US:
+            rejected.append(Rejection(index, "time is before 0001-01-01T00:00:00Z", "time"))
+            continue
         if t > horizon:
             rejected.append(Rejection(
                 index, f"time is {(t - now_us) / 1e6:.0f} s in the future, more than the "

@@ -45,7 +45,7 @@ def test_good_reading_becomes_row() -> None:
     (item(time="yesterday"), "time", "datetime"),
     (item(value="high"), "value", "Expected `float`"),
     (item(value=None), "value", "Expected `float`"),
-    (item(value=...), None, "missing required field `value`"),
+    (item(value=...), "value", "missing required field `value`"),
     ('{"site": "s1", "variable": "rh_pct", "value": 1e999}', "value", "out of range"),
     ('"just a string"', None, "Expected `object`"),
 ])
