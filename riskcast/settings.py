@@ -77,6 +77,12 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: How often the retention job runs.
     retention_interval: str = "1h"
 
+    #: Scheduled backups while serving: how often (``0``: off), how many archives to keep,
+    #: and where (empty: ``<data_dir>/backups``). See docs/operations.md.
+    backup_interval: str = "0"
+    backup_keep: int = 7
+    backup_dir: str = ""
+
     #: Rows per page in raw series queries (default and most).
     page_size: int = 1000
     max_page_size: int = 10_000
@@ -133,6 +139,10 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         _check_duration("lease_interval", self.lease_interval)
         if self.retention != "0":
             _check_duration("retention", self.retention)
+        if self.backup_interval != "0":
+            _check_duration("backup_interval", self.backup_interval)
+        if self.backup_keep < 1:
+            raise ConfigError("setting backup_keep: must be at least 1")
         for variable, value in self.retention_by_variable.items():
             if value != "0":
                 _check_duration(f"retention_by_variable.{variable}", value)

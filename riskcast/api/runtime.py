@@ -14,6 +14,8 @@ from riskcast.alerts.service import AlertService, shared_state
 from riskcast.alerts.settings import AlertSettings
 from riskcast.api.hub import Hub
 from riskcast.api.metrics import RuntimeMetrics
+from riskcast.backup.lock import DataDirLock
+from riskcast.backup.schedule import BackupJob
 from riskcast.bus import open_bus
 from riskcast.bus.base import Bus
 from riskcast.ingest.coordinator import PollCoordinator
@@ -76,9 +78,15 @@ class Runtime:
         self.draining = False
         self.started_at = time.time()
         self._tasks: list[asyncio.Task[Any]] = []
+        #: Held while serving, so ``riskcast restore`` refuses to pull the data dir away.
+        self.data_lock = DataDirLock(settings.data_dir)
+        self.backups: BackupJob | None = None
+        if settings.backup_interval != "0":
+            self.backups = BackupJob(settings, schema=getattr(self.storage, "schema", "riskcast"))
         self.metrics = RuntimeMetrics(self)
 
     async def start(self) -> None:
+        self.data_lock.share()
         await self.security.start()
         await self.storage.open()
         await self.bus.start()
@@ -88,6 +96,8 @@ class Runtime:
         await self.alerts.start()  # after the pipeline: it needs the sites
         await self.hub.start()
         self._tasks.append(asyncio.create_task(self.retention.run(), name="retention"))
+        if self.backups is not None:
+            self._tasks.append(asyncio.create_task(self.backups.run(), name="backups"))
         if self.pollers is not None:
             self._tasks.append(asyncio.create_task(self.pollers.run(), name="pollers"))
         if self.mqtt is not None:
@@ -129,6 +139,7 @@ class Runtime:
         await self.bus.aclose()
         await self.storage.aclose()
         await self.security.aclose()  # last: the audit log flushes what is queued
+        self.data_lock.release()
 
     def stats(self) -> dict[str, Any]:
         c = self.pipeline.committer
