@@ -76,8 +76,11 @@ class PostgresStorage(Storage):
     """PostgreSQL at ``url`` (``postgresql://user@host:5432/db``), tables in ``schema``.
 
     ``pool_size`` connections at most; :meth:`open` gives up after ``connect_timeout``
-    seconds without a connection. A commit returns only once PostgreSQL has it durable
-    (``synchronous_commit`` as the server is configured).
+    seconds without a connection, and so does every call while PostgreSQL is away
+    (``StorageError``: ingest answers 503 with Retry-After; :meth:`ping` gives up after
+    2 s, so readiness answers promptly). Connections broken by a PostgreSQL restart are
+    checked out of the pool before use and replaced. A commit returns only once PostgreSQL
+    has it durable (``synchronous_commit`` as the server is configured).
     """
 
     def __init__(self, url: str, *, priority: SourcePriority | None = None,
@@ -97,13 +100,14 @@ class PostgresStorage(Storage):
         await conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
 
     @asynccontextmanager
-    async def _conn(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    async def _conn(self, wait: float | None = None
+                    ) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
         if self._closed:
             raise StorageError("storage is closed")
         if self._pool is None:
             raise StorageError("storage is not open")
         try:
-            async with self._pool.connection() as conn:
+            async with self._pool.connection(timeout=wait) as conn:
                 yield conn
         except psycopg.Error as err:
             raise StorageError(f"postgres: {err}") from err
@@ -114,7 +118,8 @@ class PostgresStorage(Storage):
         pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
             self.url, min_size=1, max_size=self.pool_size, open=False,
             kwargs={"autocommit": True}, configure=self._configure,
-            check=AsyncConnectionPool.check_connection, name=f"riskcast-{self.schema}")
+            check=AsyncConnectionPool.check_connection, name=f"riskcast-{self.schema}",
+            timeout=self.connect_timeout)
         try:
             await pool.open(wait=True, timeout=self.connect_timeout)
         except psycopg.Error as err:
@@ -159,7 +164,7 @@ class PostgresStorage(Storage):
             await pool.close()
 
     async def ping(self) -> None:
-        async with self._conn() as conn:
+        async with self._conn(wait=2.0) as conn:
             await conn.execute("SELECT 1")
 
     # -- sites ------------------------------------------------------------------------

@@ -108,8 +108,30 @@ def _as_postgres(*argv: str) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *argv]
 
 
+class PostgresDaemon(Daemon):
+    """A PostgreSQL cluster run with ``pg_ctl``; :meth:`stop` with ``kill=True`` is an
+    immediate shutdown (no checkpoint: the next start runs crash recovery)."""
+
+    def __init__(self, data: Path, port: int, folder: Path) -> None:
+        super().__init__([], port, folder / "postgres.log")
+        self.data, self.folder = data, folder
+
+    def _ctl(self, *args: str) -> None:
+        subprocess.run(_as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.data), *args),
+                       check=True, capture_output=True, timeout=120)
+
+    def start(self) -> None:
+        self._ctl("-l", str(self.log), "-w", "-o",
+                  f"-p {self.port} -h 127.0.0.1 -k {self.folder} -c fsync=on", "start")
+        wait_port(self.port)
+
+    def stop(self, *, kill: bool = False) -> None:
+        self._ctl("-m", "immediate" if kill else "fast", "-w", "stop")
+        wait_port(self.port, up=False)
+
+
 @contextmanager
-def private_postgres(tmp: Path) -> Iterator[tuple[Daemon, str]]:
+def private_postgres(tmp: Path) -> Iterator[tuple[PostgresDaemon, str]]:
     """A PostgreSQL 15 cluster of our own (trust auth), and its URL (database ``test``)."""
     require_binary(PG_BIN / "initdb")
     port = free_port()
@@ -120,16 +142,17 @@ def private_postgres(tmp: Path) -> Iterator[tuple[Daemon, str]]:
     subprocess.run(_as_postgres(str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust",
                                 "-U", "postgres", "--no-sync"),
                    check=True, capture_output=True)
-    daemon = Daemon(_as_postgres(str(PG_BIN / "postgres"), "-D", str(data), "-p", str(port),
-                                 "-h", "127.0.0.1", "-k", str(folder), "-c", "fsync=on"),
-                    port, tmp / f"postgres-{port}.log")
+    daemon = PostgresDaemon(data, port, folder)
     daemon.start()
     url = f"postgresql://postgres@127.0.0.1:{port}"
     try:
         _create_database(url, "test")
         yield daemon, f"{url}/test"
     finally:
-        daemon.stop()
+        try:
+            daemon.stop()
+        except subprocess.CalledProcessError:
+            pass  # already stopped
         shutil.rmtree(folder, ignore_errors=True)
 
 
