@@ -88,6 +88,20 @@ export async function streamToken() {
   return answer.token;
 }
 
+const RANKS = { viewer: 0, operator: 1, admin: 2 };
+
+/** Whether this key's role reaches `role` (always, on a server without authentication). The
+ *  server decides; this only spares people buttons that would answer 403. */
+export function can(role) {
+  if (!session.auth) return true;
+  return (RANKS[session.me?.role] ?? -1) >= RANKS[role];
+}
+
+/** Why a button is disabled, for its title. */
+export function needs(role) {
+  return can(role) ? undefined : `needs the ${role} role; this key is ${session.me?.role}`;
+}
+
 /** Who did it, for acknowledgements, silences and deploys. */
 export function actor() {
   return session.me?.name || "dashboard";

@@ -3,7 +3,9 @@
 const SVG_NS = "http://www.w3.org/2000/svg";
 
 /** `h("button", {class: "x", onclick: f}, "text", child)`: an element. Functions become
- *  properties (event handlers); `true` is an empty attribute; null, undefined, false are left out. */
+ *  properties (event handlers); `true` is an empty attribute; null, undefined, false are left
+ *  out. `style` takes an object set through CSSOM: the server's Content-Security-Policy
+ *  (style-src 'self') refuses style attributes. */
 export function h(tag, attrs = {}, ...children) {
   return build(document.createElement(tag), attrs, children);
 }
@@ -17,6 +19,7 @@ function build(node, attrs, children) {
   for (const [k, v] of Object.entries(attrs)) {
     if (v === undefined || v === null || v === false) continue;
     if (typeof v === "function") node[k] = v;
+    else if (k === "style") Object.assign(node.style, v);
     else node.setAttribute(k, v === true ? "" : String(v));
   }
   for (const c of children.flat()) {

@@ -42,9 +42,13 @@ def chromium_or_skip() -> None:
     pytest.skip(message)
 
 
-def server_settings(data_dir: Path) -> Settings:
+#: Auth is on, as in production; the key is fixed so a restarted server accepts it again.
+ADMIN_KEY = "rc-dashboard-tests-admin-key-0123456789abcdef"
+
+
+def server_settings(data_dir: Path, **extra: Any) -> Settings:
     return Settings(data_dir=data_dir, sqlite_synchronous="normal", max_future_skew="5m",
-                    retention="0")
+                    retention="0", admin_key=ADMIN_KEY, **extra)
 
 
 class Site:
@@ -143,8 +147,11 @@ def browser(playwright: Any, tmp_path: Path) -> Iterator[Any]:
 @pytest.fixture
 def page(browser: Any) -> Any:
     page = browser.pages[0] if browser.pages else browser.new_page()
+    # Uncaught exceptions, and anything the server's Content-Security-Policy refused.
     errors: list[str] = []
     page.on("pageerror", lambda err: errors.append(str(err)))
+    page.on("console", lambda msg: errors.append(msg.text)
+            if "Content Security Policy" in msg.text else None)
     page.errors = errors
     return page
 

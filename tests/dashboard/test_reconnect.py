@@ -63,7 +63,7 @@ def test_events_published_while_disconnected_arrive_on_resume(live: Site, page: 
     expect(conn).to_have_attribute("data-status", "stopped")
     for value in (11, 12, 13):
         live.reading("s1", "temp_c", value, now())
-    page.wait_for_function("riskcast.stream.ws === null")
+    page.wait_for_function("() => riskcast.stream.ws === null")
     assert "13 °C" not in row.inner_text()  # nothing arrives while the socket is closed
     page.evaluate("riskcast.stream.start()")
     # Only a subscription with `since` replays what was published in between.

@@ -2,7 +2,8 @@
 // the alert was right), and the silences in force. The `alerts` channel carries every
 // transition, so the list is re-read when one arrives rather than patched by hand.
 
-import { actor, api } from "../api.js";
+import { actor, api, can, needs } from "../api.js";
+import { Actions } from "../actions.js";
 import { choice, h, num, when } from "../format.js";
 
 const FILTERS = [["open", "Open (pending, firing, acknowledged)"], ["firing", "Firing"],
@@ -27,21 +28,11 @@ export function mount(root, { stream }) {
     })),
     list, h("h2", {}, "Silences"), silences);
 
-  /** Run an action, say how it went next to its buttons, then re-read. */
-  async function act(status, what, fn) {
-    status.textContent = `${what}…`;
-    status.className = "status";
-    try {
-      await fn();
-      status.textContent = `${what}: done`;
-      load();
-    } catch (err) {
-      status.textContent = `${what} failed: ${err.message}`;
-      status.className = "status error";
-    }
-  }
+  const actions = new Actions(() => load());
+  // Acknowledging, feedback and silences need an operator key.
+  const op = { disabled: !can("operator"), title: needs("operator") };
 
-  function silenceForm(alert, status) {
+  function silenceForm(alert) {
     const id = `silence-${alert.id}`;
     const comment = h("input", { id: `${id}-comment`, type: "text", placeholder: "why (optional)" });
     let duration = "1h";
@@ -51,7 +42,7 @@ export function mount(root, { stream }) {
       h("button", { type: "submit" }, "Silence"));
     form.onsubmit = (e) => {
       e.preventDefault();
-      act(status, "Silence", () => api("/api/v1/silences", { method: "POST", body: {
+      actions.run(alert.id, "Silence", () => api("/api/v1/silences", { method: "POST", body: {
         matchers: [{ label: "rule", value: alert.rule }], sites: [alert.site], duration,
         comment: comment.value, created_by: actor() } }));
     };
@@ -59,29 +50,29 @@ export function mount(root, { stream }) {
   }
 
   function item(alert) {
-    const status = h("span", { class: "status", role: "status" });
-    const form = silenceForm(alert, status);
-    const actions = h("div", { class: "actions" });
+    const status = actions.status(alert.id);
+    const form = silenceForm(alert);
+    const buttons = h("div", { class: "actions" });
     if (alert.state === "firing") {
-      actions.append(h("button", { type: "button", class: "primary",
-        onclick: () => act(status, "Acknowledge", () => api(
+      buttons.append(h("button", { type: "button", class: "primary", ...op,
+        onclick: () => actions.run(alert.id, "Acknowledge", () => api(
           `/api/v1/alerts/${encodeURIComponent(alert.id)}/ack`,
           { method: "POST", body: { by: actor(), comment: "from the dashboard" } })) },
       "Acknowledge"));
     }
     if (alert.state !== "resolved") {
-      actions.append(h("button", { type: "button", "aria-expanded": "false", onclick: (e) => {
+      buttons.append(h("button", { type: "button", "aria-expanded": "false", ...op, onclick: (e) => {
         form.hidden = !form.hidden;
         e.target.setAttribute("aria-expanded", String(!form.hidden));
       } }, "Silence…"));
     }
     const feedback = h("span", { class: "feedback", role: "group", "aria-label": "Was this alert right?" },
       h("span", { class: "muted small" }, "Was it right?"),
-      VERDICTS.map(([verdict, text]) => h("button", { type: "button", "data-verdict": verdict,
-        onclick: () => act(status, "Feedback", () => api(
+      VERDICTS.map(([verdict, text]) => h("button", { type: "button", "data-verdict": verdict, ...op,
+        onclick: () => actions.run(alert.id, "Feedback", () => api(
           `/api/v1/alerts/${encodeURIComponent(alert.id)}/feedback`,
           { method: "POST", body: { verdict, by: actor() } })) }, text)));
-    actions.append(feedback);
+    buttons.append(feedback);
     const summary = alert.annotations?.summary || `${alert.rule} on ${alert.site}`;
     return h("article", { class: `alert-item sev-${alert.severity}`, "data-alert": alert.id,
                           "data-state": alert.state },
@@ -97,7 +88,7 @@ export function mount(root, { stream }) {
         ` · since ${when(alert.started_at)}`,
         alert.acknowledged_by ? ` · acknowledged by ${alert.acknowledged_by}` : "",
         alert.episodes > 1 ? ` · ${alert.episodes} episodes` : ""),
-      actions, form, status);
+      buttons, form, status);
   }
 
   async function loadAlerts() {
@@ -120,13 +111,13 @@ export function mount(root, { stream }) {
     const current = answer.silences.filter((s) => s.status !== "expired");
     if (!alive) return;
     silences.replaceChildren(...(current.length ? current.map((s) => {
-      const status = h("span", { class: "status", role: "status" });
+      const status = actions.status(s.id);
       const what = [...s.matchers.map((m) => `${m.label}${m.op || "="}${m.value}`),
                     ...(s.sites.length ? [`sites: ${s.sites.join(", ")}`] : [])].join(" · ");
       return h("article", { class: "silence", "data-silence": s.id },
         h("span", {}, h("span", { class: "badge" }, s.status), " ", what || "everything",
           h("span", { class: "muted small" }, ` until ${when(s.ends_at)}${s.comment ? ` · ${s.comment}` : ""}`)),
-        h("button", { type: "button", onclick: () => act(status, "Expire",
+        h("button", { type: "button", ...op, onclick: () => actions.run(s.id, "Expire",
           () => api(`/api/v1/silences/${encodeURIComponent(s.id)}`, { method: "DELETE" })) }, "Expire now"),
         status);
     }) : [h("p", { class: "muted" }, "No silences in force.")]));

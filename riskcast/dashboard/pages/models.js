@@ -2,7 +2,8 @@
 // baseline's, where `production` and `staging` point, and the buttons to train, deploy and
 // roll back. Training progress and alias moves arrive on the `models` channel.
 
-import { actor, api } from "../api.js";
+import { actor, api, can, needs } from "../api.js";
+import { Actions } from "../actions.js";
 import { h, num, when } from "../format.js";
 
 function metricsTable(metrics) {
@@ -26,51 +27,49 @@ export function mount(root, { stream }) {
   const jobs = new Map(); // model name -> latest job
   root.append(h("h1", {}, "Models"), box);
 
-  async function act(status, what, fn) {
-    status.textContent = `${what}…`;
-    status.className = "status";
-    try {
-      await fn();
-      status.textContent = `${what}: done`;
-      load();
-    } catch (err) {
-      status.textContent = `${what} failed: ${err.message}`;
-      status.className = "status error";
-    }
-  }
+  const actions = new Actions(() => load());
+  // Training, deploying and rolling back need an admin key.
+  const admin = !can("admin");
+  const why = needs("admin");
 
   function modelSection(model) {
-    const status = h("span", { class: "status", role: "status" });
+    const status = actions.status(model.name);
     const base = `/api/v1/models/${encodeURIComponent(model.name)}`;
     const aliases = model.aliases || {};
     const job = jobs.get(model.name);
     const buttons = h("div", { class: "actions" });
     if (model.trainable) {
-      buttons.append(h("button", { type: "button", disabled: job?.state === "running",
-        onclick: () => act(status, "Train", async () => {
+      buttons.append(h("button", { type: "button", title: why,
+        disabled: admin || ["queued", "running"].includes(job?.state),
+        onclick: () => actions.run(model.name, "Train", async () => {
           const j = await api(`${base}/train`, { method: "POST", body: { by: actor() } });
           jobs.set(model.name, j);
         }) }, "Train a new version"));
     }
     for (const alias of ["production", "staging"]) {
       if (aliases[alias] !== undefined) {
-        buttons.append(h("button", { type: "button", "data-rollback": alias,
-          onclick: () => act(status, `Roll back ${alias}`, () => api(`${base}/rollback`,
+        buttons.append(h("button", { type: "button", "data-rollback": alias, disabled: admin, title: why,
+          onclick: () => actions.run(model.name, `Roll back ${alias}`, () => api(`${base}/rollback`,
             { method: "POST", body: { alias, by: actor() } })) }, `Roll back ${alias}`));
       }
     }
     const versions = [...(model.versions || [])].sort((a, b) => b.version - a.version);
-    const rows = versions.map((v) => {
+    // One block per version rather than a wide table: it reads the same on a phone.
+    const blocks = versions.map((v) => {
       const here = Object.entries(aliases).filter(([, n]) => n === v.version).map(([a]) => a);
-      return h("tr", { "data-version": v.version },
-        h("th", { scope: "row" }, `v${v.version}`, here.map((a) => h("span", { class: `badge alias-${a}` }, a))),
-        h("td", {}, v.algorithm, h("div", { class: "muted small" }, v.description || "")),
-        h("td", {}, `${v.data?.rows ?? "?"} rows`, h("div", { class: "muted small" }, v.data?.description || "")),
-        h("td", {}, metricsTable(v.metrics)),
-        h("td", {}, when(v.created_at), h("div", { class: "muted small" }, v.created_by || "")),
-        h("td", { class: "actions" }, ["production", "staging"].map((alias) => h("button", {
-          type: "button", "data-deploy": alias, disabled: aliases[alias] === v.version,
-          onclick: () => act(status, `Deploy v${v.version} to ${alias}`, () => api(`${base}/deploy`,
+      return h("article", { class: "version", "data-version": v.version },
+        h("header", {}, h("strong", {}, `v${v.version}`),
+          here.map((a) => h("span", { class: `badge alias-${a}` }, a)),
+          h("span", {}, v.algorithm),
+          h("span", { class: "muted small" },
+            `${v.data?.rows ?? "?"} rows · ${when(v.created_at)}${v.created_by ? ` by ${v.created_by}` : ""}`)),
+        v.description ? h("details", {}, h("summary", {}, "About this version"),
+          h("p", { class: "small" }, v.description),
+          h("p", { class: "muted small" }, v.data?.description || "")) : null,
+        metricsTable(v.metrics),
+        h("div", { class: "actions" }, ["production", "staging"].map((alias) => h("button", {
+          type: "button", "data-deploy": alias, disabled: admin || aliases[alias] === v.version, title: why,
+          onclick: () => actions.run(model.name, `Deploy v${v.version} to ${alias}`, () => api(`${base}/deploy`,
             { method: "POST", body: { version: v.version, alias, by: actor() } })) },
         `Deploy to ${alias}`))));
     });
@@ -83,9 +82,7 @@ export function mount(root, { stream }) {
         `Training job ${job.id}: ${job.state}`, job.total ? ` (${job.done}/${job.total})` : "",
         job.version ? ` → v${job.version}` : "", job.error ? ` · ${job.error}` : "") : null,
       buttons, status,
-      versions.length ? h("div", { class: "scroll" }, h("table", { class: "versions" },
-        h("thead", {}, h("tr", {}, ["version", "algorithm", "data", "metrics", "created", "deploy"]
-          .map((t) => h("th", { scope: "col" }, t)))), h("tbody", {}, rows)))
+      versions.length ? h("div", { class: "versions" }, blocks)
         : h("p", { class: "muted" }, "No versions yet."),
       moves.length ? h("details", {}, h("summary", {}, "Alias moves"),
         h("ul", {}, moves.map((m) => h("li", {},

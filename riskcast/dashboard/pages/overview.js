@@ -72,11 +72,11 @@ function legend(store) {
     if (!labels) continue;
     items.push(h("li", {}, h("strong", {}, `${pack.title}:`),
       labels.map((l, i) => h("span", { class: "key" },
-        h("i", { style: `background:${classColor(i, labels.length)}` }), l))));
+        h("i", { style: { background: classColor(i, labels.length) } }), l))));
   }
   items.push(h("li", {}, h("strong", {}, "Other sites:"),
     Object.entries({ fresh: "has data", stale: "stale (over 2 h)", nodata: "no data" }).map(([k, l]) =>
-      h("span", { class: "key" }, h("i", { style: `background:${STATUS_COLORS[k]}` }), l))));
+      h("span", { class: "key" }, h("i", { style: { background: STATUS_COLORS[k] } }), l))));
   return h("ul", { class: "legend", "aria-label": "Legend" }, items);
 }
 
@@ -89,7 +89,7 @@ function card(site, store, firing) {
     : `${num(site.lat, 2)}, ${num(site.lon, 2)}`;
   return h("a", { class: "card site-card", href: `#/site/${encodeURIComponent(site.id)}`,
                   "data-site": site.id, "data-status": status.kind },
-    h("span", { class: "swatch", style: `background:${statusColor(status)}`, "aria-hidden": "true" }),
+    h("span", { class: "swatch", style: { background: statusColor(status) }, "aria-hidden": "true" }),
     h("span", { class: "card-body" },
       h("strong", { class: "name" }, site.name || site.id),
       h("span", { class: "muted small" }, `${site.pack} · ${where}`),

@@ -71,7 +71,7 @@ export function mount(root, { store, stream }, [siteId]) {
     return h("tr", { "data-variable": variable },
       h("th", { scope: "row", title: v?.description || "" }, variable),
       h("td", { class: "value" },
-        labels ? h("i", { class: "dot", style: `background:${classColor(Math.round(r.value), labels.length)}` }) : null,
+        labels ? h("i", { class: "dot", style: { background: classColor(Math.round(r.value), labels.length) } }) : null,
         text),
       h("td", { class: `q-${r.quality}` }, r.quality),
       h("td", { title: r.time }, `${when(r.time)} (${ago(r.time)})`));

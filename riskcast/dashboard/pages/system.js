@@ -67,7 +67,9 @@ export function mount(root) {
       tile("t-deliv", "Deliveries", deliveries === null ? "…" : `${num(deliveries, 1)}/s`,
         `${s.streams.delivered.toLocaleString()} in all`),
       tile("t-sites", "Sites", String(s.sites), `up ${up < 3600 ? `${num(up / 60, 1)} min` : `${num(up / 3600, 1)} h`}`),
-      tile("t-derive", "Derivations", String(s.derive.runs), `${s.derive.failures} failed`));
+      tile("t-derive", "Derivations", String(s.derive.runs), `${s.derive.failures} failed`),
+      s.alerts?.events ? tile("t-alertq", "Alert queue", String(s.alerts.events.queued ?? 0),
+        `${s.alerts.events.dropped ?? 0} dropped`) : "");
     table.replaceChildren(...rows(s).map(([k, v]) => h("tr", {}, h("th", { scope: "row" }, k),
       h("td", {}, typeof v === "number" ? v.toLocaleString() : String(v)))));
   }
