@@ -42,6 +42,13 @@ class GroupCommitter:
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="group-commit")
 
+    def check_room(self) -> None:
+        """Raise ``OverloadedError`` when nothing more fits, before any work is spent on a
+        batch (decoding, checking) that would be refused anyway."""
+        if self.pending_rows >= self.max_pending:
+            raise OverloadedError(
+                f"{self.pending_rows} readings are waiting to be committed", retry_after=1.0)
+
     async def submit(self, rows: Sequence[ReadingRow]) -> None:
         """Return once ``rows`` are committed. Raises ``OverloadedError`` when too much is
         queued, ``StorageError`` when the commit failed (nothing of the group is stored)."""

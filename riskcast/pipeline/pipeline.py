@@ -90,6 +90,7 @@ class Pipeline:
 
     async def ingest_body(self, body: bytes, source: str = "api") -> IngestResult:
         """Decode a ``{"readings": [...]}`` body and ingest it (ValidationError if malformed)."""
+        self.committer.check_room()  # under overload, refuse before decoding
         items, rejected = decode_batch(body, self.settings.max_batch)
         return await self.ingest(items, source, rejected=rejected)
 

@@ -64,3 +64,74 @@ def test_burst_past_the_bound_gets_503_and_loses_nothing(tmp_path: Path) -> None
         stored = srv.call(storage.read_series("s1", "temp_c", 0, 2**62, limit=10_000))
         acknowledged = sum(r.json()["accepted"] for r in ok)
         assert len(stored) == acknowledged == 2000
+
+
+def rss_peak_reset() -> None:
+    """Start measuring the peak resident set size (VmHWM) from now on."""
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")
+
+
+def rss_kib(field: str) -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError(f"{field} not in /proc/self/status")
+
+
+def big_body(k: int, size: int) -> bytes:
+    import msgspec
+
+    return msgspec.json.encode({"readings": [
+        {"site": "s1", "variable": "temp_c", "value": 1.0, "time": 1_600_000_000 + k * size + i}
+        for i in range(size)]})
+
+
+def test_ten_times_the_bound_as_admin_keeps_memory_bounded(tmp_path: Path) -> None:
+    """A burst of 10x the pending bound, with auth on: the excess gets 503 (or 429) with
+    Retry-After, peak RSS grows by far less than the burst would take if queued, and
+    every acknowledged reading is stored."""
+    batch, bound, requests = 10_000, 20_000, 20  # 200,000 readings: 10x the bound
+    storage = HeldSqliteStorage(tmp_path / "held.db")
+    settings = Settings(data_dir=tmp_path, max_pending_readings=bound, retention="0",
+                        auth=True, rate_limit=0)
+    bodies = [big_body(k, batch) for k in range(requests)]
+    with live_server(settings, storage=storage) as srv:
+        url = f"{srv.url}/api/v1/readings"
+        headers = {**srv.headers, "content-type": "application/json"}
+        httpx.post(f"{srv.url}/api/v1/sites", json={"id": "s1"},
+                   headers=srv.headers).raise_for_status()
+        limits = httpx.Limits(max_connections=requests)
+        with concurrent.futures.ThreadPoolExecutor(requests) as pool, \
+                httpx.Client(headers=headers, timeout=120, limits=limits) as client:
+            client.get(f"{srv.url}/health/live")
+            rss_peak_reset()
+            before = rss_kib("VmRSS")
+            first = pool.submit(client.post, url, content=bodies[0])
+            assert storage.entered.wait(60)  # one batch held in its commit
+            burst = [pool.submit(client.post, url, content=b) for b in bodies[1:]]
+            refused = 0
+            for done in concurrent.futures.as_completed(burst, timeout=120):
+                if done.result().status_code in (429, 503):
+                    refused += 1
+                if refused == requests - 2:  # all but the one that fits behind the first
+                    break
+            storage.gate.set()
+            answers = [first.result(), *(f.result() for f in burst)]
+        peak = rss_kib("VmHWM")
+        ok = [r for r in answers if r.status_code == 200]
+        busy = [r for r in answers if r.status_code in (429, 503)]
+        assert len(ok) + len(busy) == requests
+        assert len(ok) == bound // batch
+        assert all(int(r.headers["retry-after"]) >= 1 for r in busy)
+        assert all(r.headers["content-type"] == "application/problem+json" for r in busy)
+        assert storage.largest_write <= bound
+        stored = srv.call(storage.read_series("s1", "temp_c", 0, 2**62, limit=10 * bound))
+        acknowledged = sum(r.json()["accepted"] for r in ok)
+        assert len(stored) == acknowledged == bound
+        # Measured here: with the bound lifted, this burst grows peak RSS by about 95 MiB
+        # (every batch decoded and queued); bounded, by 20-28 MiB (the bodies in flight and
+        # two batches), since a full queue refuses a batch before decoding it.
+        grown_mib = (peak - before) / 1024
+        assert grown_mib < 60, f"peak RSS grew by {grown_mib:.0f} MiB"
