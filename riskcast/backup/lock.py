@@ -9,8 +9,8 @@ no-op (restores are then not guarded).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import IO
 
 try:
     import fcntl
@@ -30,20 +30,21 @@ class DataDirLock:
 
     def __init__(self, data_dir: Path) -> None:
         self.path = Path(data_dir) / LOCK_NAME
-        self._file: IO[bytes] | None = None
+        self._fd: int | None = None
 
-    def _open(self) -> IO[bytes]:
-        if self._file is None:
+    def _open(self) -> int:
+        if self._fd is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.path, "a+b")  # held until release()
-        return self._file
+            # A plain descriptor, held until release() (or the process ends).
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        return self._fd
 
     def _try(self, mode: int) -> bool:
         if fcntl is None:  # pragma: no cover
             return True
-        handle = self._open()
+        fd = self._open()
         try:
-            fcntl.flock(handle.fileno(), mode | fcntl.LOCK_NB)
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
         except BlockingIOError:
             return False
         return True
@@ -61,9 +62,9 @@ class DataDirLock:
 
     def release(self) -> None:
         """Let go (closing the file releases the lock). Safe to call twice."""
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
     def __enter__(self) -> DataDirLock:
         return self

@@ -42,6 +42,11 @@ class GroupCommitter:
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="group-commit")
 
+    @property
+    def running(self) -> bool:
+        """Whether the commit loop is alive (readiness: without it ingest would hang)."""
+        return self._task is not None and not self._task.done()
+
     def check_room(self) -> None:
         """Raise ``OverloadedError`` when nothing more fits, before any work is spent on a
         batch (decoding, checking) that would be refused anyway."""

@@ -15,7 +15,7 @@ async def live() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/health/ready", summary="Storage and bus answer",
+@router.get("/health/ready", summary="Storage and bus answer, ingest commits",
             responses={503: {"description": "a dependency does not answer"}})
 async def ready(request: Request) -> JSONResponse:
     rt = runtime(request)
@@ -26,6 +26,8 @@ async def ready(request: Request) -> JSONResponse:
             checks[name] = "ok"
         except Exception as err:
             checks[name] = f"error: {err}"
+    if not rt.pipeline.committer.running and not rt.draining:
+        checks["ingest"] = "error: the commit loop is not running"
     ok = all(v == "ok" for v in checks.values()) and not rt.draining
     if rt.draining:
         checks["server"] = "draining"

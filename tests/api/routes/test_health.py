@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
 from riskcast.testing.server import LiveServer
@@ -29,3 +31,19 @@ def test_variables_packs_and_openapi(server: LiveServer) -> None:
     spec = httpx.get(f"{server.url}/openapi.json").json()
     assert "/api/v1/readings" in spec["paths"]
     assert "ReadingIn" in spec["components"]["schemas"]
+
+
+def test_ready_fails_when_the_commit_loop_died(server: LiveServer) -> None:
+    committer = server.runtime.pipeline.committer
+
+    async def kill() -> None:
+        assert committer._task is not None
+        committer._task.cancel()
+        await asyncio.gather(committer._task, return_exceptions=True)
+
+    server.call(kill())
+    ready = httpx.get(f"{server.url}/health/ready")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["ingest"].startswith("error")
+    server.call(committer.start())  # a live loop again, so the server shuts down cleanly
+    assert httpx.get(f"{server.url}/health/ready").status_code == 200
