@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from prometheus_client import CollectorRegistry, Histogram
@@ -188,6 +188,8 @@ class HttpMetrics:
     def __init__(self, app: ASGIApp, metrics: RuntimeMetrics) -> None:
         self.app = app
         self.histogram = metrics.http_seconds
+        #: Children by (method, route, status): ``labels()`` costs more than the observation.
+        self._children: dict[tuple[str, str, int], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -205,9 +207,13 @@ class HttpMetrics:
         try:
             await self.app(scope, receive, send_status)
         finally:
+            elapsed = time.perf_counter() - start
             route = getattr(scope.get("route"), "path", None) or "unmatched"
-            self.histogram.labels(scope["method"], route, str(status)).observe(
-                time.perf_counter() - start)
+            key = (scope["method"], route, status)
+            child = self._children.get(key)
+            if child is None:
+                child = self._children[key] = self.histogram.labels(key[0], route, str(status))
+            child.observe(elapsed)
 
 
 @router.get("/metrics", include_in_schema=False)
