@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
@@ -9,6 +10,8 @@ from typer.testing import CliRunner
 
 from riskcast.backup.lock import DataDirLock
 from riskcast.cli.main import app
+from riskcast.security.store import AuditQuery, AuditRecord, open_key_store
+from riskcast.settings import Settings
 
 runner = CliRunner()
 
@@ -42,6 +45,18 @@ def test_backup_verify_restore(tmp_path: Path) -> None:
     assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 100
     conn.close()
     assert archives[0].exists()  # the backups folder survived the restore
+    audit = asyncio.run(audit_of(data))
+    assert [(r.action, r.target, r.result) for r in audit] == [
+        ("restore", str(archives[0]), "ok")]
+
+
+async def audit_of(data: Path) -> list[AuditRecord]:
+    store = open_key_store(Settings(data_dir=data))
+    await store.open()
+    try:
+        return await store.audit(AuditQuery(action="restore"))
+    finally:
+        await store.aclose()
 
 
 def test_restore_refuses_a_running_server_and_a_tampered_archive(tmp_path: Path) -> None:
@@ -55,6 +70,7 @@ def test_restore_refuses_a_running_server_and_a_tampered_archive(tmp_path: Path)
         busy = runner.invoke(app, ["restore", str(archive), "--data-dir", str(data)])
         assert busy.exit_code == 1
         assert "running riskcast server" in busy.output and "--force" in busy.output
+    assert [r.result for r in asyncio.run(audit_of(data))] == ["refused"]
     raw = bytearray(archive.read_bytes())
     raw[len(raw) // 2] ^= 0xFF  # damage the compressed stream
     archive.write_bytes(bytes(raw))
