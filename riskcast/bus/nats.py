@@ -11,12 +11,18 @@ A publish sends seq ``n + 1`` with ``Nats-Expected-Last-Subject-Sequence`` set t
 sequence of the channel's last message, so JetStream stores it only if no other writer got
 there first; on a conflict the bus reads the channel's last message and tries again.
 Publishes of one channel are serialized within a process, so conflicts only happen between
-processes. A publish whose acknowledgement is lost raises ``BusError``; it may have been
-stored, and retrying it publishes the data again under a new seq.
+processes. A publish that meets no answer (the server restarting, JetStream not ready, a
+lost acknowledgement) is tried again for up to ``retry_for`` seconds; before each new
+attempt the bus reads the channel's last message, and if it is this very event (an earlier
+attempt was stored, only its acknowledgement was lost) returns it instead of storing it
+again. After ``retry_for`` the publish raises ``BusError``.
 
 Listeners hear the stream through one ordered push consumer per bus (only stored messages,
-in stream order, resumed by the client after a reconnect); history reads the channel's
-retained messages through a short-lived pull consumer filtered on its subject.
+in stream order). After every reconnect the bus makes a new one starting after the last
+stream sequence it delivered (a restarted server has forgotten the old one, and nats-py
+would not notice), and drops what it already delivered, so listeners miss nothing and hear
+nothing twice. History reads the channel's retained messages through a short-lived pull
+consumer filtered on its subject.
 """
 
 from __future__ import annotations
@@ -58,7 +64,8 @@ class NatsBus(Bus):
     """
 
     def __init__(self, url: str, *, history_size: int = 1000, stream: str = "RISKCAST",
-                 subject_prefix: str = "riskcast.events", timeout: float = 5.0) -> None:
+                 subject_prefix: str = "riskcast.events", timeout: float = 5.0,
+                 retry_for: float = 10.0) -> None:
         if history_size < 1:
             raise BusError("nats bus: history_size must be at least 1")
         self.url = url
@@ -66,9 +73,13 @@ class NatsBus(Bus):
         self.stream = stream
         self.subject_prefix = subject_prefix
         self.timeout = timeout
+        self.retry_for = retry_for
         self._nc: Any = None
         self._js: Any = None
         self._sub: Any = None
+        #: Stream sequence of the last message handed to listeners.
+        self._delivered = 0
+        self._resubscribing: asyncio.Task[None] | None = None
         self._listeners = Listeners()
         self._last: dict[str, tuple[int, int]] = {}  # channel -> (stream seq, channel seq)
         self._locks: dict[str, asyncio.Lock] = {}
@@ -96,7 +107,7 @@ class NatsBus(Bus):
             await asyncio.wait_for(self._nc.connect(
                 self.url, name=f"riskcast-{self.stream}", connect_timeout=self.timeout,
                 allow_reconnect=True, max_reconnect_attempts=-1,
-                error_cb=self._on_error), self.timeout)
+                error_cb=self._on_error, reconnected_cb=self._on_reconnect), self.timeout)
         except (NatsError, OSError) as err:
             with contextlib.suppress(NatsError, OSError):
                 await self._nc.close()
@@ -112,20 +123,56 @@ class NatsBus(Bus):
             except BadRequestError:
                 # The stream exists with another configuration (say, another history size).
                 await self._js.update_stream(config)
-            self._sub = await self._js.subscribe(
-                f"{self.subject_prefix}.>", stream=self.stream, cb=self._on_msg,
-                ordered_consumer=True, deliver_policy=api.DeliverPolicy.NEW)
+            info = await self._js.stream_info(self.stream)
+            self._delivered = int(info.state.last_seq or 0)
+            await self._subscribe()
         except (NatsError, OSError) as err:
             await self._nc.close()
             raise BusError(f"nats: {err}") from err
 
+    async def _subscribe(self) -> None:
+        """An ordered consumer of every channel, from the message after ``_delivered``."""
+        self._sub = await self._js.subscribe(
+            f"{self.subject_prefix}.>", stream=self.stream, cb=self._on_msg,
+            ordered_consumer=True, deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
+            config=api.ConsumerConfig(opt_start_seq=self._delivered + 1))
+
     async def _on_error(self, err: Exception) -> None:
         log.warning("nats bus: %s", err)
+
+    async def _on_reconnect(self) -> None:
+        if self._closed or self._js is None:
+            return
+        if self._resubscribing is None or self._resubscribing.done():
+            self._resubscribing = asyncio.create_task(self._resubscribe(),
+                                                      name="riskcast-nats-resubscribe")
+
+    async def _resubscribe(self) -> None:
+        """Replace the consumer after a reconnect, retrying until JetStream answers."""
+        old, self._sub = self._sub, None
+        if old is not None:
+            with contextlib.suppress(NatsError, OSError):
+                await old.unsubscribe()
+        delay = 0.1
+        while not self._closed:
+            try:
+                await self._subscribe()
+                log.info("nats bus: listening again from stream sequence %d",
+                         self._delivered + 1)
+                return
+            except (NatsError, OSError) as err:
+                log.warning("nats bus: cannot resubscribe (%s); trying again", err)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     async def aclose(self) -> None:
         if self._closed:
             return
         self._closed = True
+        if self._resubscribing is not None:
+            self._resubscribing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._resubscribing
         if self._nc is not None:
             with contextlib.suppress(NatsError, OSError):
                 if self._sub is not None:
@@ -146,12 +193,16 @@ class NatsBus(Bus):
 
     async def _fetch_last(self, channel: str) -> tuple[int, int]:
         """(stream seq, channel seq) of the channel's last message; (0, 0) when none."""
+        return (await self._fetch_last_msg(channel))[:2]
+
+    async def _fetch_last_msg(self, channel: str) -> tuple[int, int, bytes]:
+        """(stream seq, channel seq, payload) of the channel's last message."""
         try:
             msg = await self._jetstream().get_last_msg(self.stream, self._subject(channel))
         except NatsNotFoundError:
-            return 0, 0
+            return 0, 0, b""
         headers = msg.headers or {}
-        return int(msg.seq), int(headers.get(_SEQ_HEADER, 0))
+        return int(msg.seq), int(headers.get(_SEQ_HEADER, 0)), bytes(msg.data or b"")
 
     async def publish(self, channel: str, data: Any) -> Event:
         check_channel(channel)
@@ -161,12 +212,22 @@ class NatsBus(Bus):
         head = b'{"channel":' + _encode(channel) + b',"seq":'
         tail = b',"time":' + _encode(time) + b',"data":' + _encode(data) + b"}"
         lock = self._locks.setdefault(channel, asyncio.Lock())
-        try:
-            async with lock:
-                last = self._last.get(channel)
-                for _ in range(_MAX_ATTEMPTS):
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.retry_for
+        delay = 0.05
+        sent: bytes | None = None  # the payload of an attempt whose outcome is unknown
+        conflicts = 0
+        async with lock:
+            last: tuple[int, int] | None = self._last.get(channel)
+            while True:
+                try:
                     if last is None:
-                        last = await self._fetch_last(channel)
+                        stream_seq, seq, stored = await self._fetch_last_msg(channel)
+                        if sent is not None and stored == sent:
+                            # An earlier attempt was stored; only its answer was lost.
+                            self._last[channel] = (stream_seq, seq)
+                            return Event(channel, seq, time, data, json=sent)
+                        last = (stream_seq, seq)
                     stream_seq, seq = last[0], last[1] + 1
                     payload = head + str(seq).encode() + tail
                     try:
@@ -176,14 +237,29 @@ class NatsBus(Bus):
                     except APIError as err:
                         if err.err_code != _WRONG_LAST_SEQUENCE:
                             raise
-                        last = None  # another process published first: read and retry
+                        # Another process published first (or our earlier attempt was
+                        # stored): read and retry.
+                        conflicts += 1
+                        if conflicts > _MAX_ATTEMPTS:
+                            raise BusError(f"nats: publish on {channel!r}: too many "
+                                           "concurrent writers") from err
+                        last = None
                         continue
                     self._last[channel] = (int(ack.seq), seq)
                     return Event(channel, seq, time, data, json=payload)
-                raise BusError(f"nats: publish on {channel!r}: too many concurrent writers")
-        except (NatsError, OSError) as err:
-            self._last.pop(channel, None)
-            raise BusError(f"nats: publish on {channel!r}: {err}") from err
+                except (BadRequestError, NatsNotFoundError) as err:
+                    self._last.pop(channel, None)
+                    raise BusError(f"nats: publish on {channel!r}: {err}") from err
+                except (NatsError, OSError) as err:
+                    self._last.pop(channel, None)
+                    if self._closed or loop.time() + delay > deadline:
+                        raise BusError(f"nats: publish on {channel!r}: {err}") from err
+                    log.debug("nats bus: publish on %r: %s; trying again", channel, err)
+                    if last is not None:
+                        sent = head + str(last[1] + 1).encode() + tail
+                    last = None
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.5)
 
     async def history(self, channel: str, after: int) -> list[Event]:
         check_channel(channel)
@@ -235,6 +311,14 @@ class NatsBus(Bus):
     # -- listening ----------------------------------------------------------------------
 
     async def _on_msg(self, msg: Any) -> None:
+        try:
+            position = int(msg.metadata.sequence.stream)
+        except (NatsError, AttributeError, ValueError, TypeError):
+            position = 0
+        if position:
+            if position <= self._delivered:
+                return  # delivered already, by the consumer this one replaced
+            self._delivered = position
         try:
             event = Event.from_json(msg.data)
         except (msgspec.DecodeError, KeyError, TypeError):

@@ -17,8 +17,13 @@ lost anyway, the channel's numbering restarts at 1 (``history`` then reports the
 
 When the subscription's connection drops, the bus reconnects and fetches from the streams
 what its listeners missed on the channels it has seen, so they still get every retained event
-in order. A publish whose reply is lost (connection cut after the script ran) raises
-``BusError``; retrying it publishes the data again under a new seq.
+in order.
+
+A publish that meets a connection error (Redis restarting, a connection cut) is tried again
+for up to ``retry_for`` seconds. Before each new attempt the bus looks for the event in the
+channel's last history entries (its bytes, including the time to the microsecond, are
+unique): if the script ran and only the reply was lost, the stored event is returned, so a
+retried publish is never stored twice. After ``retry_for`` the publish raises ``BusError``.
 """
 
 from __future__ import annotations
@@ -40,12 +45,17 @@ try:
     import redis.asyncio as aioredis
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import RedisError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
 except ImportError as err:  # pragma: no cover - exercised only without the extra
     raise MissingExtraError("redis", "redis") from err
 
 log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
+
+#: History entries searched for an event whose publish reply was lost.
+_LOOKBACK = 100
 
 _PUBLISH = """
 local seq = redis.call('INCR', KEYS[1])
@@ -64,13 +74,14 @@ class RedisBus(Bus):
     """
 
     def __init__(self, url: str, *, history_size: int = 1000, prefix: str = "riskcast",
-                 reconnect_delay: float = 0.2) -> None:
+                 reconnect_delay: float = 0.2, retry_for: float = 5.0) -> None:
         if history_size < 1:
             raise BusError("redis bus: history_size must be at least 1")
         self.url = url
         self.history_size = history_size
         self.prefix = prefix
         self.reconnect_delay = reconnect_delay
+        self.retry_for = retry_for
         self._events = f"{prefix}:events"
         self._client: aioredis.Redis | None = None
         self._sub_client: aioredis.Redis | None = None
@@ -115,7 +126,10 @@ class RedisBus(Bus):
 
     async def start(self) -> None:
         name = f"{self.prefix}-bus"
-        self._client = aioredis.from_url(self.url, client_name=name)
+        # No retries inside redis-py: publish retries itself, after checking whether the
+        # script ran (a blind retry could store the event twice).
+        self._client = aioredis.from_url(self.url, client_name=name,
+                                         retry=Retry(NoBackoff(), 0))
         # The subscription's client does not retry by itself: a lost connection surfaces
         # in _read, which resubscribes and then fetches what was missed.
         self._sub_client = aioredis.from_url(self.url, client_name=name,
@@ -166,13 +180,36 @@ class RedisBus(Bus):
         head = b'{"channel":' + _encode(channel) + b',"seq":'
         tail = b',"time":' + _encode(time) + b',"data":' + _encode(data) + b"}"
         client = self._redis()
-        try:
-            seq = int(await self._script(keys=self._keys(channel),
-                                         args=[head, tail, self.history_size, self._events],
-                                         client=client))
-        except RedisError as err:
-            raise BusError(f"redis: publish on {channel!r}: {err}") from err
-        return Event(channel, seq, time, data, json=head + str(seq).encode() + tail)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.retry_for
+        delay = 0.05
+        attempt = 0
+        while True:
+            try:
+                seq = await self._stored_seq(channel, head, tail) if attempt else None
+                if seq is None:
+                    seq = int(await self._script(
+                        keys=self._keys(channel),
+                        args=[head, tail, self.history_size, self._events], client=client))
+                return Event(channel, seq, time, data, json=head + str(seq).encode() + tail)
+            except (RedisConnectionError, RedisTimeoutError, OSError) as err:
+                if self._closed or loop.time() + delay > deadline:
+                    raise BusError(f"redis: publish on {channel!r}: {err}") from err
+                log.debug("redis bus: publish on %r: %s; trying again", channel, err)
+            except RedisError as err:
+                raise BusError(f"redis: publish on {channel!r}: {err}") from err
+            attempt += 1
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+    async def _stored_seq(self, channel: str, head: bytes, tail: bytes) -> int | None:
+        """The seq of this exact event if an earlier attempt stored it, else None."""
+        entries: Any = await self._redis().xrevrange(self._keys(channel)[1], count=_LOOKBACK)
+        for entry_id, fields in entries or ():
+            seq = bytes(entry_id).split(b"-", 1)[0]
+            if fields and fields.get(b"e") == head + seq + tail:
+                return int(seq)
+        return None
 
     async def history(self, channel: str, after: int) -> list[Event]:
         check_channel(channel)

@@ -55,7 +55,7 @@ class Ingester:
             while not self.stopping:
                 times = [T0 + self.base + k * self.batch + j for j in range(self.batch)]
                 body = {"readings": [{"site": self.site, "variable": "wind_kmh", "time": t,
-                                      "value": float(t % 1000)} for t in times]}
+                                      "value": float(t - T0)} for t in times]}
                 try:
                     r = await client.post(f"{self.url}/api/v1/readings", json=body)
                 except httpx.HTTPError as err:
@@ -77,11 +77,13 @@ class Ingester:
 
 class Follower:
     """Follows one channel over WebSocket; on a close or an error it reconnects (to the
-    next URL) and resumes with ``since``. ``seqs`` are the seqs received, in order."""
+    next URL) and resumes with ``since``. ``seqs`` are the seqs received, in order;
+    ``times`` the reading times (seconds, as :class:`Ingester` sends them) they carried."""
 
     def __init__(self, urls: list[str], channel: str) -> None:
         self.urls, self.channel = urls, channel
         self.seqs: list[int] = []
+        self.times: set[int] = set()
         self.last: int | None = None
         self.connects = 0
         self.errors: list[dict[str, Any]] = []
@@ -129,6 +131,7 @@ class Follower:
                     return  # (unavailable: the bus is away) reconnect and resume
                 elif frame.get("channel") == self.channel:
                     self.seqs.append(frame["seq"])
+                    self.times.update(T0 + int(r["value"]) for r in frame["data"]["readings"])
                     self.last = frame["seq"]
 
     def check_complete(self, last: int) -> None:
