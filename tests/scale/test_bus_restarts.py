@@ -33,16 +33,18 @@ async def test_publishes_ride_through_a_restart(bus: Bus, bus_server: tuple[str,
     listener = bus.listen()
     published: list[Event] = []
     restarted = asyncio.Event()
+    twenty = asyncio.Event()
 
     async def publish_until_restarted() -> None:
         k = 0
         while not restarted.is_set() or k < 20:
             published.append(await bus.publish("site.r", {"k": k}))
             k += 1
+            if k == 20:
+                twenty.set()
 
     async def restart() -> None:
-        while len(published) < 20:
-            await asyncio.sleep(0.01)
+        await twenty.wait()
         await asyncio.to_thread(daemon.stop)
         await asyncio.to_thread(daemon.start)
         restarted.set()
