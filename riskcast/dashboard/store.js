@@ -29,8 +29,8 @@ export class Store extends EventTarget {
     stream.on("system", (data) => {
       if (String(data.type).startsWith("site.")) this.loadSites().catch(() => {});
     });
-    // After a gap the stream lost events: the latest values are read again.
-    stream.addEventListener("gap", (e) => {
+    // After a gap, or a fresh subscription, the latest values are read again.
+    stream.addEventListener("resync", (e) => {
       const site = e.detail.startsWith("site.") ? e.detail.slice(5) : null;
       if (site && this.loaded.has(site)) this.loadLatest(site).catch(() => {});
     });

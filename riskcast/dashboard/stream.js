@@ -108,16 +108,20 @@ export class Stream extends EventTarget {
 
   receive(frame) {
     if (frame.op === "subscribed") {
-      for (const c of frame.channels) if (this.seq[c] === undefined) this.seq[c] = frame.seq[c];
+      const fresh = frame.channels.filter((c) => this.seq[c] === undefined);
+      fresh.forEach((c) => { this.seq[c] = frame.seq[c]; });
       if (this.status !== "live") this.live();
+      // Events before a fresh subscription were never sent to us: whatever a page read over
+      // REST before this point may be older than the stream; "resync" asks it to read again.
+      fresh.forEach((c) => this.dispatchEvent(new CustomEvent("resync", { detail: c })));
       return;
     }
     if (frame.op === "error") {
       if (frame.code === "history_gap") {
         // Events were lost to the stream (or the server restarted with a fresh numbering):
-        // accept the replay that follows whatever its numbers, and let pages re-read REST.
+        // accept the replay that follows whatever its numbers, and let pages read REST again.
         delete this.seq[frame.channel];
-        this.dispatchEvent(new CustomEvent("gap", { detail: frame.channel }));
+        this.dispatchEvent(new CustomEvent("resync", { detail: frame.channel }));
       } else if (frame.code === "forbidden") {
         frame.channels.forEach((c) => this.wanted.delete(c));
       } else {

@@ -14,6 +14,7 @@ TRAINING = 120_000  # ms: a 5-fold LightGBM fit sharing two cores with the brows
 
 def test_train_deploy_and_roll_back_from_the_models_page(live: Site, page: Any) -> None:
     page.goto(live.page_url("#/models"))
+    expect(page.locator("#conn")).to_have_attribute("data-status", "live")
     section = page.locator(f'section[data-model="{MODEL}"]')
     expect(section).to_contain_text("No versions yet.")
     # Training is a job: the new version appears when the `models` channel says it is done.

@@ -38,6 +38,7 @@ def test_overview_recolours_a_site_live(live: Site, page: Any) -> None:
     page.goto(live.page_url())
     point = page.locator('svg.map a.point[data-site="fire-1"]')
     expect(point).to_have_attribute("data-status", "nodata")
+    expect(page.locator("#conn")).to_have_attribute("data-status", "live")
     live.reading("fire-1", "danger_class", 5, recent())
     expect(point).to_have_attribute("data-status", "class", timeout=1000)
     expect(point).to_have_attribute("aria-label", "Serra da Estrela: extreme")

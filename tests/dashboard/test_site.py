@@ -50,6 +50,7 @@ def test_rollup_and_range_choices_reread_the_series(live: Site, page: Any) -> No
          "time": (hour + timedelta(minutes=5 * i)).strftime("%Y-%m-%dT%H:%M:%SZ")}
         for i in range(36)]})
     page.goto(live.page_url("#/site/s1"))
+    expect(page.locator("#conn")).to_have_attribute("data-status", "live")
     plot = page.locator('.plot[data-variable="temp_c"]')
     page.get_by_label("Time range").select_option("6h")
     page.get_by_label("Rollup").select_option("raw")
@@ -65,4 +66,18 @@ def test_rollup_and_range_choices_reread_the_series(live: Site, page: Any) -> No
     expect(page.locator('#latest tr[data-variable="temp_c"]')).to_contain_text("14 °C",
                                                                               timeout=1000)
     expect(plot).to_have_attribute("data-points", "1")
+    assert page.errors == []
+
+
+def test_the_site_page_lists_the_site_alerts_live(live: Site, page: Any) -> None:
+    live.post("/api/v1/rules", {
+        "id": "dry", "name": "Dry air", "selector": {"sites": ["s1"]}, "severity": "warning",
+        "condition": {"kind": "threshold", "series": "rh_pct", "below": 20},
+        "annotations": {"summary": "Dry air at {site_name}: {value} %"}})
+    page.goto(live.page_url("#/site/s1"))
+    expect(page.locator("#conn")).to_have_attribute("data-status", "live")
+    expect(page.locator("#site-alerts li")).to_have_count(0)
+    live.reading("s1", "rh_pct", 12, ago(0))
+    expect(page.locator("#site-alerts li")).to_contain_text("Dry air at Hill top: 12 %")
+    expect(page.locator("#site-alerts li")).to_contain_text("firing")
     assert page.errors == []

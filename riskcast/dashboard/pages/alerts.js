@@ -129,7 +129,11 @@ export function mount(root, { stream }) {
   }
 
   stream.subscribe(["alerts"]);
-  const off = stream.on("alerts", debounce(() => { if (alive) load(); }, 150));
+  const reload = debounce(() => { if (alive) load(); }, 150);
+  const off = stream.on("alerts", reload);
+  // Subscribed only now: what changed before the subscription is read again.
+  const onResync = (e) => { if (e.detail === "alerts") reload(); };
+  stream.addEventListener("resync", onResync);
   load();
-  return () => { alive = false; off(); };
+  return () => { alive = false; off(); stream.removeEventListener("resync", onResync); };
 }

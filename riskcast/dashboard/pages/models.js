@@ -110,6 +110,9 @@ export function mount(root, { stream }) {
     if (data.type === "job") jobs.set(data.job.name, data.job);
     load();
   });
+  // Subscribed only now: what changed before the subscription is read again.
+  const onResync = (e) => { if (e.detail === "models") load(); };
+  stream.addEventListener("resync", onResync);
   load();
-  return () => { alive = false; off(); };
+  return () => { alive = false; off(); stream.removeEventListener("resync", onResync); };
 }

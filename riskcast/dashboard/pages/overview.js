@@ -49,19 +49,38 @@ function drawMap(sites, store, firing) {
                 svg("text", { x: 4, y: y(lat) - 4 }, `${num(lat, 2)}°`));
   }
   map.append(grid);
-  const labels = sites.length <= 25;
+  // Every point's area is reserved first, so no label covers a point.
+  const placed = sites.map((site) => ({ x: x(site.lon) - 14, y: y(site.lat) - 14, w: 28, h: 28 }));
   for (const site of sites) {
     const status = store.status(site.id);
+    const [cx, cy] = [x(site.lon), y(site.lat)];
     const point = svg("a", { href: `#/site/${encodeURIComponent(site.id)}`, class: "point",
                              "data-site": site.id, "data-status": status.kind,
                              "aria-label": `${site.name || site.id}: ${status.label}` },
       svg("title", {}, `${site.name || site.id}: ${status.label}`),
-      firing.has(site.id) ? svg("circle", { cx: x(site.lon), cy: y(site.lat), r: 22, class: "ring" }) : null,
-      svg("circle", { cx: x(site.lon), cy: y(site.lat), r: 13, fill: statusColor(status) }),
-      labels ? svg("text", { x: x(site.lon) + 18, y: y(site.lat) + 7 }, site.name || site.id) : null);
+      firing.has(site.id) ? svg("circle", { cx, cy, r: 22, class: "ring" }) : null,
+      svg("circle", { cx, cy, r: 13, fill: statusColor(status) }),
+      label((site.name || site.id).replace(/\s*\(.*\)$/, ""), cx, cy, height, placed));
     map.append(point);
   }
   return map;
+}
+
+/** A name beside its point, right or left where there is room, or none where it would
+ *  cover another point or name (the list below names every site anyway). */
+function label(text, cx, cy, height, placed) {
+  const size = 17;
+  const width = text.length * size * 0.56;
+  for (const right of [true, false]) {
+    const box = { x: right ? cx + 17 : cx - 17 - width, y: cy - size / 2 - 3, w: width, h: size + 6 };
+    if (box.x < 0 || box.x + box.w > W || box.y < 0 || box.y + box.h > height) continue;
+    if (placed.some((b) => b.x < box.x + box.w && box.x < b.x + b.w
+      && b.y < box.y + box.h && box.y < b.y + b.h)) continue;
+    placed.push(box);
+    return svg("text", { x: right ? cx + 17 : cx - 17, y: cy + 6,
+                         "text-anchor": right ? "start" : "end" }, text);
+  }
+  return null;
 }
 
 function legend(store) {
@@ -110,6 +129,14 @@ export function mount(root, { store, stream }) {
   root.append(h("h1", {}, "Overview"), summary, mapBox, h("h2", {}, "Sites"), list);
   let alive = true;
 
+  // The list starts with what needs attention: firing alerts, then the worst classes.
+  const severity = (id) => {
+    const st = store.status(id);
+    return st.kind === "class" ? st.index / Math.max(1, st.of - 1) : -1;
+  };
+  const worstFirst = (a, b) => (firing.get(b.id) || 0) - (firing.get(a.id) || 0)
+    || severity(b.id) - severity(a.id) || (a.name || a.id).localeCompare(b.name || b.id);
+
   const render = () => {
     const sites = [...store.sites.values()];
     const placed = sites.filter((s) => s.lat !== null && s.lat !== undefined && s.lon !== null && s.lon !== undefined);
@@ -119,7 +146,7 @@ export function mount(root, { store, stream }) {
       + ` · ${nFiring} alert${nFiring === 1 ? "" : "s"} firing`;
     mapBox.replaceChildren(...(placed.length ? [drawMap(placed, store, firing), legend(store)]
                                               : [legend(store)]));
-    list.replaceChildren(...sites.map((s) => card(s, store, firing)));
+    list.replaceChildren(...sites.sort(worstFirst).map((s) => card(s, store, firing)));
   };
 
   // Per-site redraws keep a busy stream cheap: only the site that changed is rebuilt.
@@ -159,6 +186,8 @@ export function mount(root, { store, stream }) {
   store.addEventListener("readings", update);
   stream.subscribe(["alerts"]);
   const offAlerts = stream.on("alerts", () => loadAlerts().catch(() => {}));
+  const onResync = (e) => { if (e.detail === "alerts") loadAlerts().catch(() => {}); };
+  stream.addEventListener("resync", onResync);
   render();
   loadLatest();
   loadAlerts().catch(() => {});
@@ -168,6 +197,7 @@ export function mount(root, { store, stream }) {
     alive = false;
     clearInterval(timer);
     offAlerts();
+    stream.removeEventListener("resync", onResync);
     store.removeEventListener("sites", onSites);
     store.removeEventListener("readings", update);
   };

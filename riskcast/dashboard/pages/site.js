@@ -32,11 +32,12 @@ export function mount(root, { store, stream }, [siteId]) {
   const heading = h("h1", {}, siteId);
   const meta = h("p", { class: "muted" });
   const latestBody = h("tbody");
+  const alertsBox = h("ul", { class: "site-alerts", id: "site-alerts", "aria-label": "Open alerts" });
   const chartsBox = h("div", { class: "charts" });
   const controls = h("div", { class: "controls" },
     choice("Time range", "range", RANGES, range, (v) => { range = v; save(); loadCharts(); }),
     choice("Rollup", "rollup", ROLLUPS, rollup, (v) => { rollup = v; save(); loadCharts(); }));
-  root.append(h("p", {}, h("a", { href: "#/" }, "← All sites")), heading, meta,
+  root.append(h("p", {}, h("a", { href: "#/" }, "← All sites")), heading, meta, alertsBox,
     h("h2", {}, "Latest values"),
     h("table", { class: "latest", id: "latest" },
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Series"), h("th", { scope: "col" }, "Value"),
@@ -99,6 +100,16 @@ export function mount(root, { store, stream }, [siteId]) {
     return out;
   }
 
+  // The site's open alerts, above its values; the alerts page has the actions.
+  async function loadAlerts() {
+    const answer = await api("/api/v1/alerts", { query: { site: siteId, limit: 100 } });
+    if (!alive) return;
+    alertsBox.replaceChildren(...answer.alerts.filter((a) => a.state !== "resolved").map((a) =>
+      h("li", {}, h("span", { class: `badge ${a.severity}` }, a.severity), " ",
+        h("span", { class: `state-${a.state}` }, a.state), " ",
+        a.annotations?.summary || a.rule, " · ", h("a", { href: "#/alerts" }, "alerts"))));
+  }
+
   let generation = 0;
   async function loadCharts() {
     const mine = ++generation;
@@ -152,12 +163,21 @@ export function mount(root, { store, stream }, [siteId]) {
     }
     renderHead();
   };
-  // A gap in the stream: re-read the range, so the charts hold what the server holds.
-  const onGap = (e) => { if (e.detail === `site.${siteId}`) loadCharts(); };
+  // A gap in the stream or a fresh subscription: read the range again, so the charts hold
+  // what the server holds (the latest values are the store's business).
+  const onResync = (e) => {
+    if (e.detail === `site.${siteId}` && generation > 0) loadCharts();
+    if (e.detail === "alerts") loadAlerts().catch(() => {});
+  };
 
   store.addEventListener("readings", onReadings);
   store.addEventListener("sites", onSites);
-  stream.addEventListener("gap", onGap);
+  stream.addEventListener("resync", onResync);
+  stream.subscribe(["alerts"]);
+  const offAlerts = stream.on("alerts", (data) => {
+    if (data.site === siteId) loadAlerts().catch(() => {});
+  });
+  loadAlerts().catch(() => {}); // a key without the alerts scope simply sees none
   renderHead();
   renderLatest();
   store.loadLatest(siteId).then(() => { if (alive) loadCharts(); }).catch((err) => {
@@ -174,6 +194,7 @@ export function mount(root, { store, stream }, [siteId]) {
     charts.forEach((c) => c.chart.destroy());
     store.removeEventListener("readings", onReadings);
     store.removeEventListener("sites", onSites);
-    stream.removeEventListener("gap", onGap);
+    stream.removeEventListener("resync", onResync);
+    offAlerts();
   };
 }
