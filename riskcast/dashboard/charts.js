@@ -29,7 +29,7 @@ export class SeriesChart {
       cursor: { drag: { x: true, y: false } },
       scales: { x: { time: true, range: (u, min, max) => (this.window
         ? [this.window[0] / 1000, this.window[1] / 1000] : [min, max]) } },
-      axes: [{}, { label: unit || undefined, size: 50 }],
+      axes: [{}, { label: unit || undefined, size: 64 }],
     };
     this.plot = new window.uPlot(opts, this.columns(), el);
     this.resize = () => this.plot.setSize(sizeOf(el));

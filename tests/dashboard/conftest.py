@@ -88,8 +88,8 @@ class Site:
         return f"{self.url}/{query}{fragment}"
 
 
-def start_server(data_dir: Path, port: int | None = None) -> LiveServer:
-    return LiveServer(server_settings(data_dir), port=port).start()
+def start_server(data_dir: Path, port: int | None = None, **extra: Any) -> LiveServer:
+    return LiveServer(server_settings(data_dir, **extra), port=port).start()
 
 
 @pytest.fixture

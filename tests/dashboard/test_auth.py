@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.dashboard.conftest import ADMIN_KEY, Site, shot
+from tests.dashboard.conftest import ADMIN_KEY, Site, shot, start_server
 
 
 def test_a_key_link_signs_the_browser_in_and_leaves_the_address_bar(live: Site,
@@ -65,3 +66,22 @@ def test_a_viewer_sees_alerts_live_but_cannot_acknowledge(live: Site, page: Any)
     expect(item.get_by_role("button", name="Acknowledge")).to_have_attribute(
         "title", "needs the operator role; this key is viewer")
     assert page.errors == []
+
+
+def test_with_auth_off_the_page_needs_no_key(tmp_path: Path, page: Any) -> None:
+    server = start_server(tmp_path / "data", auth=False)
+    try:
+        with Site(server) as live:
+            assert live.key is None
+            live.post("/api/v1/sites", {"id": "s1", "name": "Hill top"})
+            page.goto(live.page_url("#/site/s1"))
+            expect(page.locator("#conn")).to_have_attribute("data-status", "live")
+            expect(page.locator("#login")).to_be_hidden()
+            expect(page.locator("#who")).to_be_hidden()
+            live.reading("s1", "temp_c", 17.5, datetime.now(UTC).strftime(
+                "%Y-%m-%dT%H:%M:%S.%fZ"))
+            expect(page.locator('#latest tr[data-variable="temp_c"]')).to_contain_text(
+                "17.5 °C", timeout=1000)
+            assert page.errors == []
+    finally:
+        server.stop()

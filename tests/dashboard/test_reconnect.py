@@ -8,7 +8,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.dashboard.conftest import SITES, Site, chromium_or_skip, shot, start_server
+from tests.dashboard.conftest import SITES, Site, shot, start_server
 
 
 def now() -> str:
@@ -16,7 +16,6 @@ def now() -> str:
 
 
 def test_the_page_survives_a_server_restart_and_resumes(tmp_path: Path, page: Any) -> None:
-    chromium_or_skip()
     data = tmp_path / "data"
     first = start_server(data)
     try:
