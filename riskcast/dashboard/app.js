@@ -114,9 +114,22 @@ async function start() {
     $("signout").hidden = false;
   }
   if (started) return;
-  await store.loadCatalog();
+  try {
+    await store.loadCatalog();
+  } catch (err) {
+    setTimeout(start, 2000); // the banner says the server is away; try again
+    return;
+  }
   started = true;
   stream.start();
+  // Pages read REST once the stream is subscribed, so nothing falls between the two; a
+  // stream that cannot connect (a proxy without WebSockets) holds the first page up 3 s.
+  await new Promise((resolve) => {
+    const done = () => { stream.removeEventListener("status", onStatus); clearTimeout(timer); resolve(); };
+    const onStatus = (e) => { if (e.detail === "live") done(); };
+    const timer = setTimeout(done, 3000);
+    stream.addEventListener("status", onStatus);
+  });
   route();
 }
 

@@ -34,7 +34,7 @@ function drawMap(sites, store, firing) {
   const yScale = height / (b.n - b.s);
   const x = (lon) => (lon - b.w) * k * scale;
   const y = (lat) => (b.n - lat) * yScale;
-  const map = svg("svg", { viewBox: `0 0 ${W} ${Math.round(height)}`, class: "map", role: "img",
+  const map = svg("svg", { viewBox: `0 0 ${W} ${Math.round(height)}`, class: "map", role: "group",
                            "aria-label": `Map of ${sites.length} sites` });
   map.append(svg("rect", { x: 0, y: 0, width: W, height, class: "sea" }));
   const grid = svg("g", { class: "graticule" });
