@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from riskcast.alerts.rules import ClassCondition, NoData, Rate, Rule, Selector
+from riskcast.alerts.rules import ClassCondition, Drift, NoData, Rate, Rule, Selector
 from riskcast.core.clock import parse_duration
 from riskcast.core.sites import Site
 
@@ -41,9 +41,14 @@ class Compiled:
         self.any_of: I64 | None = None
         self.up = True
         self.fire = self.clear = 0.0
+        #: A drift condition: its measure comes from the engine's ``drift`` hook.
+        self.drift: Drift | None = c if isinstance(c, Drift) else None
         if isinstance(c, ClassCondition):
             self.at_least = c.at_least
             self.any_of = np.array(c.any_of, dtype=np.int64) if c.any_of else None
+        elif isinstance(c, Drift):
+            self.fire = c.threshold
+            self.clear = c.clear_below if c.clear_below is not None else c.threshold
         elif not isinstance(c, NoData):
             self.up = c.above is not None
             if c.above is not None:

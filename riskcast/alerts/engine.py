@@ -9,6 +9,9 @@ loop per site and rule.
 - Readings update the latest value per (site, series); a reading older than the latest one
   of its series changes nothing (late corrections of older times do not re-fire).
 - ``bad`` readings count as arrivals (for ``no_data``) but not as values.
+- ``drift`` conditions are checked when the model's prediction for a site arrives; the
+  measure comes from :attr:`Engine.drift` (the live pipeline's feature rows, through the
+  ``sites`` provider), and without that hook they never fire.
 - ``no_data`` is checked by :meth:`Engine.check` on the engine's clock: "arrival" is when
   the engine received the reading, so backfilled readings still prove the source alive. A
   site seen for the first time starts its ``no_data`` timer then.
@@ -24,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from riskcast.alerts.conditions import Compiled, matches
-from riskcast.alerts.rules import Rule
+from riskcast.alerts.rules import Drift, Rule
 from riskcast.alerts.windows import Ring
 from riskcast.core.clock import parse_time
 from riskcast.core.sites import Site
@@ -84,6 +87,12 @@ class Engine:
         #: Site ids in the site table at the last refresh, and those deleted from it.
         self._listed: set[str] = set()
         self._gone: set[str] = set()
+        #: The measure of a ``drift`` condition at a site (``None``: no verdict): the
+        #: ``drift_measure`` of the ``sites`` provider when it has one (the runtime passes
+        #: :class:`riskcast.pipeline.predictions.SitesWithDrift`), so an engine made afresh
+        #: (a new lease holder) keeps it.
+        self.drift: Callable[[Drift, str], float | None] | None = getattr(
+            sites, "drift_measure", None)
         #: (rule, site) pairs evaluated so far.
         self.evaluations = 0
         self.readings = 0
@@ -298,7 +307,12 @@ class Engine:
             if ci.size == 0:
                 continue
             self.evaluations += int(ci.size)
-            measure = self._rings[(var, c.window_us)].change(ci, ct, cv) if c.window_us else cv
+            if c.drift is not None:
+                measure = self._drift(c.drift, ci)
+            elif c.window_us:
+                measure = self._rings[(var, c.window_us)].change(ci, ct, cv)
+            else:
+                measure = cv
             was = c.active[ci]
             now_on = c.decide(was, measure)
             flipped = np.flatnonzero(was != now_on)
@@ -307,6 +321,15 @@ class Engine:
                 for k in flipped.tolist():
                     signals.append(Signal(c.rule, self.ids[int(ci[k])], bool(now_on[k]),
                                           float(measure[k]), var, now))
+
+    def _drift(self, condition: Drift, idx: I64) -> F64:
+        out = np.full(idx.size, np.nan)
+        if self.drift is not None:
+            for k, i in enumerate(idx.tolist()):
+                value = self.drift(condition, self.ids[i])
+                if value is not None:
+                    out[k] = value
+        return out
 
     def _data_arrived(self, idx: I64, arrived: set[str], now: int,
                       signals: list[Signal]) -> None:

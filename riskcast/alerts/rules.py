@@ -11,7 +11,11 @@ Condition kinds (``kind``):
 - ``rate``: the same comparison on the change of the series over ``window``;
 - ``no_data``: nothing from the site (or its ``series``) for ``after``;
 - ``class``: the value, a class index such as wildfire's ``danger_class``, is ``at_least``
-  a class or one of ``any_of``.
+  a class or one of ``any_of``;
+- ``drift``: the feature rows a served model saw at the site within ``window`` have drifted
+  from its training reference: PSI or KS of one ``feature`` (or the largest of ``any``) at
+  or above ``threshold`` (resolving below ``clear_below``). Evaluated each time the model's
+  prediction for the site arrives (its series ``pred_<model>``).
 
 Any derived series (``fwi``, a WQI, a model's probability) is just another series.
 """
@@ -28,7 +32,7 @@ from riskcast.alerts.routes import BUILTIN_ROUTES, ROUTE_NAME, Route, check_rout
 from riskcast.core.clock import parse_duration
 from riskcast.exceptions import ValidationError
 
-__all__ = ["TEMPLATE_FIELDS", "ClassCondition", "Condition", "NoData", "Rate", "Rule",
+__all__ = ["TEMPLATE_FIELDS", "ClassCondition", "Condition", "Drift", "NoData", "Rate", "Rule",
            "Selector", "Threshold", "check_rule", "decode_error", "parse_rule",
            "render_template", "rule_to_dict"]
 
@@ -87,7 +91,37 @@ class ClassCondition(msgspec.Struct, kw_only=True, forbid_unknown_fields=True,
     any_of: list[int] = []
 
 
-Condition = Threshold | Rate | NoData | ClassCondition
+class Drift(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag_field="kind",
+            tag="drift"):
+    """Drift of a served model's live feature rows at a site against its training reference.
+
+    >>> Drift(model="wildfire-occurrence", threshold=0.25).series
+    'pred_wildfire_occurrence'
+    """
+
+    model: str
+    #: A feature of the production version, or ``any`` (the largest over all features).
+    feature: str = "any"
+    statistic: Literal["psi", "ks"] = "psi"
+    threshold: float
+    clear_below: float | None = None
+    #: How far back from the newest feature row the rows compared reach.
+    window: str = "24h"
+    #: Fewer rows than this within the window: no verdict (the condition stays as it was).
+    min_rows: int = 30
+
+    @property
+    def series(self) -> str:
+        """The series whose arrival triggers the check: the model's prediction variable (as
+        ``riskcast.models.records.prediction_variable`` names it)."""
+        return "pred_" + self.model.lower().replace("-", "_").replace(".", "_")
+
+    @property
+    def window_us(self) -> int:
+        return parse_duration(self.window)
+
+
+Condition = Threshold | Rate | NoData | ClassCondition | Drift
 
 
 class Rule(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -202,6 +236,9 @@ def _check_condition(c: Condition, at: str) -> None:
         if (c.at_least is None) == (not c.any_of):
             raise ValidationError("give at_least or any_of (one of them)", field=f"{at}.at_least")
         return
+    if isinstance(c, Drift):
+        _check_drift(c, at)
+        return
     if isinstance(c, Rate) and parse_duration(c.window, field=f"{at}.window") <= 0:
         raise ValidationError("window must be positive", field=f"{at}.window")
     if (c.above is None) == (c.below is None):
@@ -218,6 +255,27 @@ def _check_condition(c: Condition, at: str) -> None:
         if c.clear_above is not None and c.clear_above < c.below:
             raise ValidationError(f"clear_above {c.clear_above} is below the firing "
                                   f"threshold {c.below}", field=f"{at}.clear_above")
+
+
+_MODEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def _check_drift(c: Drift, at: str) -> None:
+    if not _MODEL.match(c.model):
+        raise ValidationError(f"model {c.model!r} is not a model name", field=f"{at}.model")
+    if c.feature != "any" and not _SERIES.match(c.feature):
+        raise ValidationError(f"feature {c.feature!r} is not a feature name",
+                              field=f"{at}.feature")
+    if not c.threshold > 0:
+        raise ValidationError("threshold must be positive", field=f"{at}.threshold")
+    if c.clear_below is not None and not 0 <= c.clear_below <= c.threshold:
+        raise ValidationError(f"clear_below {c.clear_below} must be in [0, threshold]",
+                              field=f"{at}.clear_below")
+    if parse_duration(c.window, field=f"{at}.window") <= 0:
+        raise ValidationError("window must be positive", field=f"{at}.window")
+    if not 2 <= c.min_rows <= 2_000:
+        raise ValidationError("min_rows must be in [2, 2000] (2,000 rows are kept per site)",
+                              field=f"{at}.min_rows")
 
 
 def _check_template(template: str, at: str) -> None:

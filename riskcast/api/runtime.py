@@ -24,6 +24,7 @@ from riskcast.ingest.pollers import JsonPoller
 from riskcast.ingest.simulator import Simulator
 from riskcast.packs.registry import PackSet
 from riskcast.pipeline import Pipeline
+from riskcast.pipeline.predictions import SitesWithDrift
 from riskcast.pipeline.retention import RetentionJob
 from riskcast.security.service import Security
 from riskcast.settings import Settings
@@ -58,10 +59,13 @@ class Runtime:
         except ImportError:  # the ml extra is not installed: no model registry
             log.info("model registry off: pip install 'riskcast[ml]'")
         self.alerts = AlertService(
-            bus=self.bus, sites=lambda: self.pipeline.sites, packs=self.packs.packs.values(),
+            # The sites, and the drift measure of served models for drift rules.
+            bus=self.bus, sites=SitesWithDrift(self.pipeline), packs=self.packs.packs.values(),
             data_dir=None if settings.storage == "memory" else settings.data_dir,
             settings=AlertSettings(sqlite_synchronous=settings.sqlite_synchronous),
             **shared_state(self.storage, settings.us("lease_interval") / 1e6))
+        if self.models is not None:  # served models predict live
+            self.pipeline.predictions.attach(self.models)
         self.hub = Hub(self.bus, buffer_bytes=settings.subscriber_buffer_bytes,
                        keepalive=settings.us("keepalive") / 1e6)
         self.retention = RetentionJob(self.storage, settings)
@@ -155,6 +159,7 @@ class Runtime:
             "retention": {"runs": self.retention.runs, "deleted": self.retention.deleted},
             "derive": {"runs": self.pipeline.derive.runs,
                        "failures": self.pipeline.derive.failures},
+            "predictions": self.pipeline.predictions.stats(),
             "alerts": self.alerts.stats(),
             "mqtt": self.mqtt.stats() if self.mqtt else None,
             "pollers": self.pollers.stats() if self.pollers else None,

@@ -114,6 +114,10 @@ class StationForecaster:
             x["hour_sin"], x["hour_cos"] = math.sin(angle), math.cos(angle)
         return x
 
+    def features_at(self, t: float) -> dict[str, float] | None:
+        """The feature row a forecast for time ``t`` is made from (None before any value)."""
+        return self._x(t) if self._history else None
+
     def predict_change(self, x: Mapping[str, float]) -> float:
         """The learnt change from the last value for feature row ``x``."""
         return float(self._pipeline.predict_one(dict(x)))

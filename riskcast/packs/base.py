@@ -20,6 +20,15 @@ if TYPE_CHECKING:
     from riskcast.pipeline.derive import Derivation
 
 
+class ServedModel(msgspec.Struct, frozen=True, kw_only=True):
+    """A registered model the live pipeline serves on the pack's sites: after each commit
+    it predicts with the model's ``production`` version (features from the series the version
+    names) and writes the result to ``variable``, a derived variable of the pack."""
+
+    name: str
+    variable: str
+
+
 class Pack(msgspec.Struct, kw_only=True):
     """A domain: variables with units and ranges, derived series, hooks.
 
@@ -40,6 +49,8 @@ class Pack(msgspec.Struct, kw_only=True):
     derivations: list[Derivation] = []
     #: Hints for the dashboard: which variable colours a site, which to chart first.
     dashboard: dict[str, Any] = {}
+    #: Models served live on the pack's sites (see :mod:`riskcast.pipeline.predictions`).
+    models: list[ServedModel] = []
 
     def __post_init__(self) -> None:
         if not NAME_PATTERN.match(self.name):
@@ -61,6 +72,10 @@ class Pack(msgspec.Struct, kw_only=True):
             if unknown:
                 raise ConfigError(f"pack {self.name}: derivation {derivation.name} writes "
                                   f"undeclared variables {sorted(unknown)}")
+        for served in self.models:
+            if served.variable not in by_name or not by_name[served.variable].derived:
+                raise ConfigError(f"pack {self.name}: model {served.name} writes "
+                                  f"{served.variable!r}, which needs a variable with derived=True")
         self.variables = [v if v.pack else msgspec.structs.replace(v, pack=self.name)
                           for v in self.variables]
 
@@ -69,5 +84,6 @@ class Pack(msgspec.Struct, kw_only=True):
             "name": self.name, "title": self.title, "description": self.description,
             "variables": [v.name for v in self.variables], "derived": list(self.derived),
             "rules": len(self.rules), "simulator": self.simulator is not None,
+            "models": [{"name": m.name, "variable": m.variable} for m in self.models],
             "dashboard": self.dashboard,
         }

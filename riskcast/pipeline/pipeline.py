@@ -21,6 +21,7 @@ from riskcast.core.variables import QUALITY_NAMES
 from riskcast.ingest.writer import GroupCommitter
 from riskcast.packs.registry import PackSet
 from riskcast.pipeline.derive import DeriveQueue
+from riskcast.pipeline.predictions import OnlinePredictions
 from riskcast.settings import Settings
 from riskcast.storage.base import Storage
 from riskcast.types import ReadingRow
@@ -48,6 +49,8 @@ class Pipeline:
         self.max_future_us = settings.us("max_future_skew")
         self.variables = {v.name: v for v in packs.variables}
         self.derive = DeriveQueue(self)
+        #: Served models' predictions (attach a ModelService to turn them on).
+        self.predictions = OnlinePredictions(self)
         self.accepted_total = 0
         self.rejected_total = 0
         self.publish_failures = 0
@@ -56,12 +59,14 @@ class Pipeline:
         self.sites = {s.id: s for s in await self.storage.get_sites()}
         await self.committer.start()
         await self.derive.start()
+        await self.predictions.start()
 
     async def aclose(self) -> None:
         """Commit everything already accepted, then stop taking more. Derivations still
         pending are dropped: they are recomputable from storage."""
         await self.committer.aclose()
         await self.derive.aclose()
+        await self.predictions.aclose()
 
     # -- sites ------------------------------------------------------------------------
 
@@ -109,6 +114,7 @@ class Pipeline:
         self.rejected_total += len(rejected)
         if rows:
             self.derive.note(rows)
+            self.predictions.note(rows)
             await self._publish_rows(rows)
         rejected.sort(key=lambda r: r.index)
         return IngestResult(len(rows), rejected)
@@ -119,6 +125,7 @@ class Pipeline:
             return
         await self.committer.submit(rows)
         self.derive.note(rows)
+        self.predictions.note(rows)
         await self._publish_rows(rows)
 
     async def _publish_rows(self, rows: Sequence[ReadingRow]) -> None:

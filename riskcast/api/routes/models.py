@@ -1,5 +1,6 @@
 """Models: list, show, train (a background job), predict, predict in batch, drift, deploy,
-roll back, metrics. The service is ``request.app.state.runtime.models`` (:class:`ModelService`)."""
+roll back, metrics, shadow comparison. The service is ``request.app.state.runtime.models``
+(:class:`ModelService`)."""
 
 from __future__ import annotations
 
@@ -128,9 +129,15 @@ async def ensemble(name: str, body: EnsembleBody, request: Request) -> dict[str,
 
 
 @router.post("/{name}/predict", summary="Predict a few rows with one version")
-async def predict(name: str, body: PredictBody, request: Request,
-                  version: VersionQuery = None) -> dict[str, Any]:
-    return _service(request).predict(name, body.rows, _ref(version))
+async def predict(
+    name: str, body: PredictBody, request: Request, version: VersionQuery = None,
+    level: Annotated[float | None, Query(
+        gt=0, lt=1, description="coverage of the interval of a regressor (0.5, 0.8, 0.9, "
+                                "0.95) [default: 0.9]")] = None,
+    site: Annotated[str | None, Query(
+        max_length=64, description="a forecaster's station whose learnt weights to use")] = None,
+) -> dict[str, Any]:
+    return _service(request).predict(name, body.rows, _ref(version), level=level, site=site)
 
 
 @router.post("/{name}/predict/batch", summary="Predict up to 100,000 rows",
@@ -176,6 +183,13 @@ async def outcomes(name: str, body: OutcomesBody, request: Request,
 @router.get("/{name}/performance", summary="Live metrics per version, in all and by day")
 async def performance(name: str, request: Request) -> dict[str, Any]:
     return _service(request).performance(name)
+
+
+@router.get("/{name}/shadow",
+            summary="Staging scored beside production on the live rows: agreement, "
+                    "differences, and each version's live metrics")
+async def shadow(name: str, request: Request) -> dict[str, Any]:
+    return _service(request).shadow_report(name)
 
 
 @router.post("/{name}/deploy", summary="Point an alias at a version")

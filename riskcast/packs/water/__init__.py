@@ -5,7 +5,7 @@ classes and the CCME WQI, quality flags per reading, and simulated Indian river 
 from __future__ import annotations
 
 from riskcast.core.variables import Variable
-from riskcast.packs.base import Pack
+from riskcast.packs.base import Pack, ServedModel
 from riskcast.packs.water.live import WaterQualityIndex
 from riskcast.packs.water.quality import LIMITS
 from riskcast.packs.water.simulator import RiverStation
@@ -53,6 +53,12 @@ _DERIVED = [
              "2 medium, 3 bad, 4 very bad", valid_min=0, valid_max=4, derived=True),
     Variable(name="cpcb_class", unit="1", description="CPCB designated-best-use class: "
              "0 A, 1 B, 2 C, 3 D, 4 E, 5 below E", valid_min=0, valid_max=5, derived=True),
+    # Written by the live pipeline from the production versions of the forecasters: the
+    # forecast of the station's next reading, issued at the time of the reading it followed.
+    Variable(name="pred_water_do_forecast", unit="mg/L", description="Next-reading forecast "
+             "of dissolved oxygen (water-do-forecast, River, per station)", derived=True),
+    Variable(name="pred_water_wqi_forecast", unit="1", description="Next-reading forecast "
+             "of the NSF WQI (water-wqi-forecast, River, per station)", derived=True),
 ]
 
 #: Default alert rules, in the shape of the wildfire pack's (the alerts engine loads them).
@@ -102,6 +108,8 @@ PACK = Pack(
     derived=[v.name for v in _DERIVED],
     derivations=[WaterQualityIndex()],
     rules=RULES,
+    models=[ServedModel(name="water-do-forecast", variable="pred_water_do_forecast"),
+            ServedModel(name="water-wqi-forecast", variable="pred_water_wqi_forecast")],
     simulator=RiverStation.make,
     dashboard={"primary": "wqi", "class": "wqi_class",
                "classes": {"wqi_class": ["excellent", "good", "medium", "bad", "very bad"],

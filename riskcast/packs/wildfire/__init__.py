@@ -4,7 +4,7 @@ danger per site, danger classes, and fire-occurrence models (seed 000, made real
 from __future__ import annotations
 
 from riskcast.core.variables import Variable
-from riskcast.packs.base import Pack
+from riskcast.packs.base import Pack, ServedModel
 from riskcast.packs.generic import VARIABLES as GENERIC_VARIABLES
 from riskcast.packs.wildfire.live import FireDanger
 from riskcast.packs.wildfire.simulator import FireWeatherStation
@@ -28,6 +28,9 @@ _CODES = [
     _code("dsr", "Daily Severity Rating, at local noon", 100_000),
     _code("danger_class", "EFFIS danger class of the FWI: 0 very low, 1 low, 2 moderate, "
           "3 high, 4 very high, 5 extreme", 5),
+    # Written by the live pipeline from the production version of `wildfire-occurrence`.
+    _code("pred_wildfire_occurrence", "P(fire) from the production version of the "
+          "wildfire-occurrence model on the site's latest weather (or FWI codes)", 1),
 ]
 
 #: Default alert rules, in the form the alerts engine loads: thresholds on the EFFIS class.
@@ -60,6 +63,7 @@ PACK = Pack(
     derived=[v.name for v in _CODES],
     derivations=[FireDanger()],
     rules=RULES,
+    models=[ServedModel(name="wildfire-occurrence", variable="pred_wildfire_occurrence")],
     simulator=FireWeatherStation.make,
     dashboard={"primary": "fwi", "class": "danger_class",
                "charts": ["fwi", "ffmc", "dmc", "dc", "temp_c", "rh_pct"]},

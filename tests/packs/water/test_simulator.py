@@ -141,4 +141,7 @@ def test_manifest_names_do_not_clash_with_the_weather_packs() -> None:
     packs = PackSet.load()
     assert "water" in packs.packs
     assert "temp_c" not in {v.name for v in PACK.variables}
-    assert set(PACK.derived) == {"wqi", "wqi_class", "cpcb_class"}
+    assert set(PACK.derived) == {"wqi", "wqi_class", "cpcb_class", "pred_water_do_forecast",
+                                 "pred_water_wqi_forecast"}
+    assert {m.variable for m in PACK.models} == {"pred_water_do_forecast",
+                                                 "pred_water_wqi_forecast"}
