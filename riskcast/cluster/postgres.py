@@ -45,7 +45,8 @@ class PostgresLease(Lease):
         self.name = name
         self.interval = interval
         self.held = False
-        #: Times this process won the lease.
+        #: Times this process tried to take the lease, and times it won it.
+        self.attempts = 0
         self.wins = 0
         self._task: asyncio.Task[None] | None = None
         self._on_change: OnChange | None = None
@@ -77,6 +78,10 @@ class PostgresLease(Lease):
                 await self._hold(conn)
             except (psycopg.Error, OSError, TimeoutError) as err:
                 log.warning("lease %s: connection lost (%s)", self.name, err)
+            except Exception:
+                # The holder could not take over (say, its store failed to load): give the
+                # lease up, so another process (or this one, later) can.
+                log.exception("lease %s: taking over failed; giving the lease up", self.name)
             finally:
                 await self._set(False)
                 with contextlib.suppress(psycopg.Error, OSError):
@@ -87,6 +92,7 @@ class PostgresLease(Lease):
         """Take the lock when free, then keep checking the connection; returns or raises
         once it is lost."""
         while True:
+            self.attempts += 1
             async with asyncio.timeout(self.interval * 5):
                 cur = await conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))",
                                          (_LEASE_KEY, self.name))
