@@ -13,6 +13,11 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(us|ms|s|m|h|d|w)\s*$")
 _UNIT_US = {"us": 1, "ms": 1_000, "s": 1_000_000, "m": 60_000_000, "h": 3_600_000_000,
             "d": 86_400_000_000, "w": 604_800_000_000}
+#: The times RFC 3339 in UTC can write: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z.
+MIN_US: Micros = -62_135_596_800_000_000
+MAX_US: Micros = 253_402_300_799_999_999
+#: The longest duration accepted: 1000 years (far inside 64-bit microseconds).
+MAX_DURATION_US: Micros = 1000 * 365 * 86_400_000_000
 
 
 def now_us() -> Micros:
@@ -46,7 +51,8 @@ def format_us(us: Micros) -> str:
     '2026-07-01T12:00:00.000001Z'
     """
     dt = from_us(us)
-    text = dt.strftime("%Y-%m-%dT%H:%M:%S")
+    text = (f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T"
+            f"{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}")
     if dt.microsecond:
         text += f".{dt.microsecond:06d}"
     return text + "Z"
@@ -57,6 +63,10 @@ def parse_time(text: str, *, field: str = "time") -> Micros:
 
     >>> parse_time("2026-07-01T14:00:00+02:00")
     1782907200000000
+    >>> parse_time("0001-01-01T00:00:00+14:00", field="from")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    riskcast.exceptions.ValidationError: from: outside years 1 to 9999 in UTC: ...
     """
     try:
         dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
@@ -65,7 +75,10 @@ def parse_time(text: str, *, field: str = "time") -> Micros:
     if dt.tzinfo is None:
         raise ValidationError(f"{field}: RFC 3339 time needs Z or an offset: {text!r}",
                               field=field)
-    return to_us(dt)
+    us = to_us(dt)
+    if not MIN_US <= us <= MAX_US:
+        raise ValidationError(f"{field}: outside years 1 to 9999 in UTC: {text!r}", field=field)
+    return us
 
 
 def parse_duration(text: str, *, field: str = "duration") -> Micros:
@@ -82,4 +95,7 @@ def parse_duration(text: str, *, field: str = "duration") -> Micros:
             f"{field}: not a duration: {text!r} (use a number and one of us, ms, s, m, h, d, w)",
             field=field,
         )
-    return int(float(match.group(1)) * _UNIT_US[match.group(2)])
+    us = float(match.group(1)) * _UNIT_US[match.group(2)]
+    if not us <= MAX_DURATION_US:  # also refuses inf
+        raise ValidationError(f"{field}: longer than 1000 years: {text!r}", field=field)
+    return int(us)

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from riskcast.core.clock import MAX_US, MIN_US
 from riskcast.core.variables import QUALITY_CODES, Variable
 from riskcast.exceptions import ValidationError
 from riskcast.types import ReadingRow
@@ -20,8 +21,8 @@ from riskcast.types import ReadingRow
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
 #: The earliest and latest times a reading may carry (what RFC 3339 in UTC can write).
-_MIN_US = (datetime(1, 1, 1, tzinfo=UTC) - _EPOCH) // _ONE_US
-_MAX_S = (datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC) - _EPOCH).total_seconds()
+_MIN_US = MIN_US
+_MAX_S = MAX_US // 1_000_000
 
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
 

@@ -122,7 +122,8 @@ async def audit(
         description="an action (alert.ack) or a family ending in a dot (alert.)")] = None,
     since: Annotated[str | None, Query(description="RFC 3339 time")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: Annotated[int | None, Query(ge=1, description="next_cursor of a page")] = None,
+    cursor: Annotated[int | None, Query(ge=1, le=2**63 - 1,
+                                        description="next_cursor of a page")] = None,
 ) -> Response:
     since_us = parse_time(since, field="since") if since else None
     security = runtime(request).security

@@ -69,7 +69,8 @@ async def series(
         except ValueError as err:
             raise ValidationError("cursor: not a cursor from this API", field="cursor") from err
         t_start = max(t_start, after + 1)
-    points = await rt.storage.read_series(site_id, variable, t_start, t_end, limit=size + 1)
+    points = [] if t_start >= t_end else await rt.storage.read_series(
+        site_id, variable, t_start, t_end, limit=size + 1)
     more = len(points) > size
     points = points[:size]
     return _json({**head, "points": [
