@@ -16,7 +16,8 @@ from riskcast.testing.server import LiveServer, live_server
 
 @pytest.fixture
 def srv(tmp_path: Path):  # type: ignore[no-untyped-def]
-    settings = Settings(data_dir=tmp_path, sqlite_synchronous="normal", retention="0")
+    settings = Settings(data_dir=tmp_path, sqlite_synchronous="normal", retention="0",
+                        auth=False)
     with live_server(settings) as server:
         yield server
 

@@ -35,7 +35,7 @@ def test_postgres_round_trip(schema: str, tmp_path: Path,  # noqa: F811
     from riskcast.storage.postgres import PostgresStorage
 
     data = tmp_path / "data"
-    settings = Settings(data_dir=data, storage=URL, retention="0")
+    settings = Settings(data_dir=data, storage=URL, retention="0", auth=False)
     with live_server(settings, storage=PostgresStorage(URL, schema=schema)) as srv:
         populate(srv, headers, readings=300)
     before_pg = pg_picture(schema)

@@ -27,7 +27,8 @@ from tests.backup.conftest import picture, populate
 
 
 def settings_for(data_dir: Path) -> Settings:
-    return Settings(data_dir=data_dir, sqlite_synchronous="normal", retention="0")
+    return Settings(data_dir=data_dir, sqlite_synchronous="normal", retention="0",
+                    auth=False)
 
 
 @pytest.fixture
