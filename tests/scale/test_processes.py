@@ -106,3 +106,36 @@ def test_workers_refuse_sqlite_and_the_memory_bus(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "--workers 2 needs backends that processes share" in done.stderr
     assert "postgresql://" in done.stderr and "redis://" in done.stderr
+
+
+def worker_pids(parent: int) -> list[int]:
+    """The riskcast workers of a ``serve --workers`` parent (not multiprocessing helpers)."""
+    pids = []
+    for tid in Path(f"/proc/{parent}/task").iterdir():
+        for child in (tid / "children").read_text().split():
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+            if b"spawn_main" in cmdline and b"resource_tracker" not in cmdline:
+                pids.append(int(child))
+    return pids
+
+
+def test_a_killed_worker_is_replaced(tmp_path: Path, database: str,
+                                     redis_server: Daemon) -> None:
+    import os
+    import signal
+
+    bus = f"redis://127.0.0.1:{redis_server.port}/0"
+    server = ServeProcess(tmp_path, storage=database, bus=bus, workers=2).start()
+    try:
+        workers = worker_pids(server.pid)
+        assert len(workers) == 2
+        os.kill(workers[0], signal.SIGKILL)
+        assert server.proc is not None and server.proc.stdout is not None
+        # The parent starts another, which prints its banner once it serves.
+        while "riskcast ready on" not in (line := server.proc.stdout.readline().decode()):
+            assert line, f"serve ended:\n{server.log_text()}"
+        now = worker_pids(server.pid)
+        assert len(now) == 2 and workers[0] not in now and workers[1] in now
+        httpx.get(f"{server.url}/health/ready").raise_for_status()
+    finally:
+        server.stop()
