@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,6 +24,8 @@ def test_overview_shows_every_site_on_the_map_and_in_the_list(live: Site, page: 
         expect(page.locator(f'#sites [data-site="{body["id"]}"]')).to_contain_text(body["name"])
     # Three sites have coordinates: they are on the map; the fourth is listed only.
     expect(page.locator("svg.map a.point")).to_have_count(3)
+    # Coastlines from the vendored Natural Earth land, not from tiles on the internet.
+    expect(page.locator("svg.map path.land")).to_have_attribute("d", re.compile(r"^M[-\d.]+,"))
     expect(page.locator('svg.map a.point[data-site="lab"]')).to_have_count(0)
     expect(page.locator("#summary")).to_contain_text("4 sites (1 without coordinates)")
     # Coloured by what the packs publish: the wildfire danger class, else fresh data or none.

@@ -5,6 +5,7 @@
 
 import { api } from "../api.js";
 import { ago, classColor, h, num, STATUS_COLORS, statusColor, svg } from "../format.js";
+import { landRings } from "../land.js";
 
 const W = 1000;
 
@@ -26,7 +27,7 @@ function step(span) {
 }
 
 /** The map: an equirectangular projection scaled by cos(latitude) at the middle. */
-function drawMap(sites, store, firing) {
+function drawMap(sites, store, firing, land) {
   const b = bounds(sites);
   const k = Math.cos(((b.n + b.s) / 2) * Math.PI / 180);
   const scale = W / ((b.e - b.w) * k);
@@ -37,6 +38,11 @@ function drawMap(sites, store, firing) {
   const map = svg("svg", { viewBox: `0 0 ${W} ${Math.round(height)}`, class: "map", role: "group",
                            "aria-label": `Map of ${sites.length} sites` });
   map.append(svg("rect", { x: 0, y: 0, width: W, height, class: "sea" }));
+  if (land) {
+    const d = land.map((ring) => `M${ring.map(([lon, lat]) => `${x(lon).toFixed(1)},${y(lat).toFixed(1)}`)
+      .join("L")}Z`).join("");
+    map.append(svg("path", { d, class: "land", "aria-hidden": "true" }));
+  }
   const grid = svg("g", { class: "graticule" });
   const dLon = step(b.e - b.w);
   for (let lon = Math.ceil(b.w / dLon) * dLon; lon <= b.e; lon += dLon) {
@@ -144,7 +150,7 @@ export function mount(root, { store, stream }) {
     summary.textContent = `${sites.length} site${sites.length === 1 ? "" : "s"}`
       + (placed.length < sites.length ? ` (${sites.length - placed.length} without coordinates)` : "")
       + ` · ${nFiring} alert${nFiring === 1 ? "" : "s"} firing`;
-    mapBox.replaceChildren(...(placed.length ? [drawMap(placed, store, firing), legend(store)]
+    mapBox.replaceChildren(...(placed.length ? [drawMap(placed, store, firing, land), legend(store)]
                                               : [legend(store)]));
     list.replaceChildren(...sites.sort(worstFirst).map((s) => card(s, store, firing)));
   };
@@ -188,6 +194,8 @@ export function mount(root, { store, stream }) {
   const offAlerts = stream.on("alerts", () => loadAlerts().catch(() => {}));
   const onResync = (e) => { if (e.detail === "alerts") loadAlerts().catch(() => {}); };
   stream.addEventListener("resync", onResync);
+  let land = null;
+  landRings().then((rings) => { land = rings; if (alive) render(); }).catch(() => {});
   render();
   loadLatest();
   loadAlerts().catch(() => {});
