@@ -25,6 +25,7 @@ import msgspec
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from riskcast.security.keys import new_key  # noqa: E402
 from riskcast.storage.sqlite import SqliteStorage  # noqa: E402
 from riskcast.testing.server import free_port  # noqa: E402
 
@@ -32,6 +33,9 @@ T0 = 1_782_907_200  # 2026-07-01T00:00:00Z
 # Variables no derivation reads (temp_c with rh_pct would add dew point work in the background).
 VARIABLES = ("wind_kmh", "wind_dir_deg", "rain_mm", "pressure_hpa", "solar_wm2")
 SITES = 50
+#: The server runs with auth on, as deployed: an admin key of ours (RISKCAST_ADMIN_KEY).
+ADMIN_KEY = new_key().plaintext
+AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 
 def bodies(count: int, batch: int, start: int = 0) -> list[bytes]:
@@ -89,7 +93,7 @@ async def drive(url: str, payloads: list[bytes], seconds: float, concurrency: in
                 body = queue.pop()
                 t = time.perf_counter()
                 r = await client.post("/api/v1/readings", content=body,
-                                      headers={"content-type": "application/json"})
+                                      headers={"content-type": "application/json", **AUTH})
                 if r.status_code == 200:
                     acknowledged += r.json()["accepted"]
                     latencies.append(time.perf_counter() - t)
@@ -126,7 +130,8 @@ def run_riskcast(directory: Path, args: argparse.Namespace, synchronous: str
                  ) -> tuple[float, int, int, list[float], float]:
     port = free_port()
     env = {**os.environ, "RISKCAST_SQLITE_SYNCHRONOUS": synchronous,
-           "RISKCAST_LOG_LEVEL": "warning", "RISKCAST_RETENTION": "0"}
+           "RISKCAST_LOG_LEVEL": "warning", "RISKCAST_RETENTION": "0",
+           "RISKCAST_ADMIN_KEY": ADMIN_KEY}
     data = directory / f"riskcast-{synchronous}"
     proc = subprocess.Popen([sys.executable, "-m", "riskcast.cli.main", "serve", "--port",
                              str(port), "--data-dir", str(data)], env=env,
@@ -135,7 +140,8 @@ def run_riskcast(directory: Path, args: argparse.Namespace, synchronous: str
     try:
         wait_ready(url, proc)
         for k in range(SITES):
-            httpx.post(f"{url}/api/v1/sites", json={"id": f"b{k}"}).raise_for_status()
+            httpx.post(f"{url}/api/v1/sites", json={"id": f"b{k}"},
+                       headers=AUTH).raise_for_status()
         payloads = bodies(int(args.seconds * 250_000 / args.batch) + 10, args.batch)
         asyncio.run(drive(url, payloads[:5], 5, 1))  # warm up
         cpu = cpu_seconds(proc.pid)

@@ -99,7 +99,7 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: Require an API key (or a token made from one) on every endpoint except ``/health/*``,
     #: ``/metrics`` (see ``metrics_public``), the dashboard's files and the API docs.
     #: ``false`` leaves everything open. Roles and scopes: docs/security.md.
-    auth: bool = False
+    auth: bool = True
     #: A known admin key for automation (``RISKCAST_ADMIN_KEY``), at least 16 characters;
     #: valid in every process while it is set. Empty: ``riskcast serve`` prints a one-time
     #: admin key on its first start with an empty key store.

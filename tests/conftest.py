@@ -38,14 +38,15 @@ def require_service(name: str, host: str, port: int) -> None:
 
 @pytest.fixture
 def server(tmp_path: Path):  # type: ignore[no-untyped-def]
-    """A real riskcast server on SQLite in a temporary data dir, with site ``s1``."""
+    """A real riskcast server on SQLite in a temporary data dir, with site ``s1``; auth
+    off (tests/security and tests/api/routes/test_auth.py cover it)."""
     import httpx
 
     from riskcast.settings import Settings
     from riskcast.testing.server import live_server
 
     settings = Settings(data_dir=tmp_path / "data", sqlite_synchronous="normal",
-                        max_future_skew="5m", retention="0")
+                        max_future_skew="5m", retention="0", auth=False)
     with live_server(settings) as srv:
         httpx.post(f"{srv.url}/api/v1/sites", json={"id": "s1", "name": "One"}).raise_for_status()
         yield srv

@@ -43,7 +43,8 @@ def prefix() -> Iterator[str]:
 @pytest.fixture
 def two_servers(tmp_path: Path, schema: str, prefix: str  # noqa: F811
                 ) -> Iterator[tuple[LiveServer, LiveServer]]:
-    settings = Settings(data_dir=tmp_path, storage=POSTGRES_URL, bus=REDIS_URL, retention="0")
+    settings = Settings(data_dir=tmp_path, storage=POSTGRES_URL, bus=REDIS_URL, retention="0",
+                        auth=False)
     servers = []
     try:
         for _ in range(2):

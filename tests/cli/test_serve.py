@@ -20,7 +20,7 @@ T0 = 1_600_000_000  # 2020-09-13: every test time stays in the past
 
 def start(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    env = {**os.environ, "RISKCAST_LOG_LEVEL": "warning"}
+    env = {**os.environ, "RISKCAST_LOG_LEVEL": "warning", "RISKCAST_AUTH": "false"}
     with (tmp_path / "serve.log").open("wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "riskcast.cli.main", "serve", "--port", str(port),

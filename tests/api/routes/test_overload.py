@@ -40,7 +40,8 @@ def body(k: int) -> dict[str, object]:
 
 def test_burst_past_the_bound_gets_503_and_loses_nothing(tmp_path: Path) -> None:
     storage = HeldSqliteStorage(tmp_path / "held.db")
-    settings = Settings(data_dir=tmp_path, max_pending_readings=2500, retention="0")
+    settings = Settings(data_dir=tmp_path, max_pending_readings=2500, retention="0",
+                        auth=False)
     with live_server(settings, storage=storage) as srv:
         url = f"{srv.url}/api/v1/readings"
         httpx.post(f"{srv.url}/api/v1/sites", json={"id": "s1"}).raise_for_status()
