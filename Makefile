@@ -24,8 +24,12 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+# The demo's admin key is made once and kept in .riskcast/demo-key; the link signs the browser in.
 demo: install  ## run the whole platform on SQLite with simulated sites
-	$(BIN)/riskcast serve --simulate --data-dir .riskcast --port $(PORT)
+	@mkdir -p .riskcast && test -s .riskcast/demo-key || (umask 077 && $(BIN)/python -c \
+	  "from riskcast.security.keys import new_key; print(new_key('demo').plaintext)" > .riskcast/demo-key)
+	@echo "dashboard, signed in: http://127.0.0.1:$(PORT)/?key=$$(cat .riskcast/demo-key)"
+	RISKCAST_ADMIN_KEY=$$(cat .riskcast/demo-key) $(BIN)/riskcast serve --simulate --data-dir .riskcast --port $(PORT)
 
 # The dashboard tests drive Debian's chromium through Playwright (never `playwright install`,
 # which downloads a browser this offline machine cannot fetch).

@@ -148,6 +148,8 @@ class Policy:
             if path == "/metrics" and not metrics_public:
                 role = Role.viewer
             wanted = _ANY if methods == "*" else frozenset(methods.split(","))
+            if "GET" in wanted:
+                wanted |= {"HEAD"}
             self.rules.append(Rule(wanted, path, role, action, scope, _compile(path)))
         self._exact = {(m, r.path): r for r in reversed(self.rules) if "{" not in r.path
                        for m in r.methods}
