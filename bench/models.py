@@ -5,7 +5,12 @@ A 100-tree LightGBM classifier on 15 features (synthetic data), registered throu
 
 * one row through ``ModelService.predict`` (cached predictor, booster path) vs the scikit-learn
   wrapper's ``predict_proba`` vs a naive server that loads the model file per request;
-* batch rows/s through ``ModelService.predict_batch`` (columns) vs row-by-row ``predict_proba``;
+* one online prediction through the pipeline path (``OnlinePredictions``: the 15 latest values
+  read from SQLite, predicted, the prediction committed and published);
+* batch rows/s: ``ModelService.predict_batch`` (columns; the compiled library once built), the
+  booster alone, the TL2cgen-compiled library alone, ONNX Runtime (when ``onnxruntime`` and
+  ``onnxmltools`` are installed; not part of riskcast) and naive row-by-row ``predict_proba``,
+  every output checked against the booster's;
 * the HTTP predict endpoint (uvicorn on 127.0.0.1, one client paced at 200 requests/s) vs a naive
   endpoint that loads the model file and predicts through the wrapper per request.
 
@@ -14,6 +19,7 @@ Run: ``.venv/bin/python bench/models.py``
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import tempfile
 import threading
@@ -31,12 +37,21 @@ from lightgbm import LGBMClassifier
 
 from riskcast.api import problems
 from riskcast.api.routes.models import router
+from riskcast.bus.memory import MemoryBus
+from riskcast.core.readings import ReadingIn
+from riskcast.core.sites import Site
+from riskcast.core.variables import Variable
 from riskcast.models import serialization
 from riskcast.models.records import DataRange
 from riskcast.models.service import ModelService
 from riskcast.models.training import Dataset, TrainingPlan
+from riskcast.packs.base import Pack, ServedModel
+from riskcast.packs.registry import PackSet
+from riskcast.pipeline import Pipeline
+from riskcast.settings import Settings
+from riskcast.storage.sqlite import SqliteStorage
 
-FEATURES = tuple(f"f{i}" for i in range(15))
+FEATURES = tuple(f"f{i}" for i in range(15))  # also the served variables' names
 
 
 def timings(call: Callable[[], Any], n: int) -> np.ndarray[Any, Any]:
@@ -84,25 +99,117 @@ def main() -> None:
         print(f"  p99 ratios: wrapper/served {wrapper / served:.1f}x, "
               f"naive/served {naive / served:.0f}x")
 
-        big = rng.normal(size=(100_000, 15))
-        columns = {f: big[:, j].tolist() for j, f in enumerate(FEATURES)}
-        start = time.perf_counter()
-        service.predict_batch("bench", columns=columns)
-        batch = len(big) / (time.perf_counter() - start)
-        start = time.perf_counter()
-        clf.booster_.predict(big)
-        booster = len(big) / (time.perf_counter() - start)
-        start = time.perf_counter()
-        for i in range(2000):
-            clf.predict_proba(big[i:i + 1])
-        naive_rows = 2000 / (time.perf_counter() - start)
-        print("batch (100,000 rows)")
-        print(f"  ModelService.predict_batch (columns)          {batch:12,.0f} rows/s")
-        print(f"  booster_.predict on the array alone           {booster:12,.0f} rows/s")
-        print(f"  naive row by row predict_proba                {naive_rows:12,.0f} rows/s")
-        print(f"  ratio batch/naive {batch / naive_rows:.0f}x")
+        pipeline_path(service, Path(tmp), X[:1])
+        batches(service, clf, rng)
         http(service, path, row)
         service.registry.close()
+
+
+def best_rate(call: Callable[[], Any], rows: int, repeat: int = 5) -> float:
+    """Rows per second of the fastest of ``repeat`` calls (the machine is shared)."""
+    best = min(timings(call, repeat)) / 1e6
+    return float(rows / best)
+
+
+def batches(service: ModelService, clf: LGBMClassifier, rng: np.random.Generator) -> None:
+    big = rng.normal(size=(100_000, 15))
+    columns = {f: big[:, j].tolist() for j, f in enumerate(FEATURES)}
+    booster = clf.booster_
+    expected = booster.predict(big)
+    predictor = service.predictor("bench")
+    uncompiled = best_rate(lambda: service.predict_batch("bench", columns=columns), len(big))
+    start = time.perf_counter()
+    compiled_ok = service.compile(predictor)
+    print(f"batch (100,000 rows; best of 5 each; compile {time.perf_counter() - start:.1f} s, "
+          f"cached by checksum)")
+    got = np.asarray(service.predict_batch("bench", columns=columns)["probabilities"])
+    assert np.abs(got - expected).max() <= 1e-12, "compiled path differs from the booster"
+    served = best_rate(lambda: service.predict_batch("bench", columns=columns), len(big))
+    rates = {"ModelService.predict_batch, booster (before compile)": uncompiled,
+             "ModelService.predict_batch, compiled (columns)": served,
+             "booster_.predict on the array alone": best_rate(lambda: booster.predict(big),
+                                                              len(big))}
+    if compiled_ok and predictor.compiled is not None:
+        lib = predictor.compiled
+        assert np.abs(lib.predict(big) - expected).max() <= 1e-12
+        rates["TL2cgen library on the array alone"] = best_rate(lambda: lib.predict(big),
+                                                                len(big))
+    onnx = onnx_session(booster)
+    if onnx is None:
+        print("  (ONNX Runtime: pip install onnxruntime onnxmltools to compare)")
+    else:
+        big32 = big.astype(np.float32)
+        out = onnx.run(None, {"x": big32})[1]
+        assert np.abs(np.asarray(out)[:, 1] - expected).max() <= 1e-5  # float32 inputs
+        rates["ONNX Runtime on the array alone (float32)"] = best_rate(
+            lambda: onnx.run(None, {"x": big32}), len(big))
+    start = time.perf_counter()
+    for i in range(2000):
+        clf.predict_proba(big[i:i + 1])
+    rates["naive row by row predict_proba"] = 2000 / (time.perf_counter() - start)
+    for name, rate in rates.items():
+        print(f"  {name:<52} {rate:12,.0f} rows/s")
+    print(f"  ratios: compiled/booster-served {served / uncompiled:.2f}x, "
+          f"compiled/naive {served / rates['naive row by row predict_proba']:.0f}x")
+
+
+def onnx_session(booster: Any) -> Any:
+    try:
+        import onnxruntime as ort  # type: ignore[import-untyped, unused-ignore]
+        from onnxmltools import convert_lightgbm  # type: ignore[import-untyped, unused-ignore]
+        from onnxmltools.convert.common.data_types import (  # type: ignore[import-untyped, unused-ignore]
+            FloatTensorType,
+        )
+    except ImportError:
+        return None
+    model = convert_lightgbm(booster, initial_types=[("x", FloatTensorType([None, 15]))],
+                             zipmap=False, target_opset=15)
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    return ort.InferenceSession(model.SerializeToString(), options,
+                                providers=["CPUExecutionProvider"])
+
+
+def pipeline_path(service: ModelService, tmp: Path, x: np.ndarray[Any, Any]) -> None:
+    """One online prediction as the pipeline makes it, on SQLite: read the site's 15 latest
+    values, predict with production, commit the prediction and publish it."""
+    asyncio.run(_pipeline_path(service, tmp, x))
+
+
+async def _pipeline_path(service: ModelService, tmp: Path, x: np.ndarray[Any, Any]) -> None:
+    variables = [Variable(name=f, unit="1") for f in FEATURES]
+    pack = Pack(name="bench", title="bench", variables=[*variables, Variable(
+        name="pred_bench", unit="1", derived=True)], derived=["pred_bench"],
+        models=[ServedModel(name="bench", variable="pred_bench")])
+    storage = SqliteStorage(tmp / "pipeline.db", synchronous="normal")
+    await storage.open()
+    pipeline = Pipeline(storage, MemoryBus(), PackSet([pack]), Settings(data_dir=tmp))
+    pipeline.predictions.attach(service)
+    await pipeline.start()
+    await service.deploy("bench", 1)
+    await pipeline.put_site(Site(id="b1", pack="bench"))
+    t0 = 1_782_907_200_000_000
+    await pipeline.ingest([ReadingIn(site="b1", variable=f, value=float(v), time=t0 / 1e6)
+                           for f, v in zip(FEATURES, x[0], strict=True)])
+    await pipeline.predictions.drained()
+    predictions = pipeline.predictions
+    site = pipeline.sites["b1"]
+    predictor = service.predictor("bench", "production")
+    compute, whole = np.empty(1000), np.empty(1000)
+    for i in range(1000):
+        start = time.perf_counter()
+        found = await predictions._feature_row(predictor, site, t0 + i)
+        assert found is not None
+        predictor.scores(found[0][None, :])
+        compute[i] = time.perf_counter() - start
+        start = time.perf_counter()
+        await predictions._serve_estimator("bench", "pred_bench", site, t0 + i, predictor, None)
+        whole[i] = time.perf_counter() - start
+    print("one online prediction through the pipeline (SQLite)")
+    line("read 15 latest values + predict", compute * 1e6)
+    line("... + commit (group commit) + publish", whole * 1e6)
+    await pipeline.aclose()
+    await storage.aclose()
 
 
 def http(service: ModelService, path: Path, row: list[dict[str, float]]) -> None:

@@ -225,6 +225,9 @@ def _check_selector(selector: Selector, at: str, known_packs: set[str] | None) -
 
 
 def _check_condition(c: Condition, at: str) -> None:
+    if isinstance(c, Drift):
+        _check_drift(c, at)
+        return
     if c.series is not None and not _SERIES.match(c.series):
         raise ValidationError(f"series {c.series!r} is not a variable name",
                               field=f"{at}.series")
@@ -235,9 +238,6 @@ def _check_condition(c: Condition, at: str) -> None:
     if isinstance(c, ClassCondition):
         if (c.at_least is None) == (not c.any_of):
             raise ValidationError("give at_least or any_of (one of them)", field=f"{at}.at_least")
-        return
-    if isinstance(c, Drift):
-        _check_drift(c, at)
         return
     if isinstance(c, Rate) and parse_duration(c.window, field=f"{at}.window") <= 0:
         raise ValidationError("window must be positive", field=f"{at}.window")

@@ -244,18 +244,27 @@ class OnlinePredictions:
 
     async def _feature_row(self, predictor: Predictor, site: Site, t: int,
                            ) -> tuple[np.ndarray[Any, Any], int] | None:
+        """Each feature's latest good reading at or before ``t`` within ``window``: one query
+        for the newest of every series of the site, then a look back only for a series whose
+        newest reading is bad, too old or after ``t``."""
         meta = predictor.meta
+        storage = self.pipeline.storage
+        newest = {r.variable: r for r in await storage.latest(site.id)}
         x = np.empty(len(meta.features))
         quality = 0
         for j, feature in enumerate(meta.features):
-            points = await self.pipeline.storage.read_series(
-                site.id, meta.source_of(feature), t - self.window_us + 1, t + 1, limit=5,
-                descending=True)
-            good = next((p for p in points if p.quality < BAD), None)
-            if good is None:
-                return None
-            x[j] = good.value
-            quality = max(quality, good.quality)
+            variable = meta.source_of(feature)
+            r = newest.get(variable)
+            if r is not None and r.quality < BAD and t - self.window_us < r.time <= t:
+                x[j], q = r.value, r.quality
+            else:
+                points = await storage.read_series(site.id, variable, t - self.window_us + 1,
+                                                   t + 1, limit=5, descending=True)
+                good = next((p for p in points if p.quality < BAD), None)
+                if good is None:
+                    return None
+                x[j], q = good.value, good.quality
+            quality = max(quality, q)
         return x, quality
 
     async def _serve_estimator(self, name: str, variable: str, site: Site, t: int,

@@ -118,3 +118,31 @@ def test_secrets_are_redacted_for_display() -> None:
     mail = redact_route(EmailRoute(host="h", sender="a@x", to=["b@x"], password="p"))
     assert (hook.secret, mail.password) == ("***", "***")  # type: ignore[union-attr]
     assert redact_route(LogRoute()) == LogRoute()
+
+
+def test_drift_rule_reads_the_model_prediction_series() -> None:
+    from riskcast.alerts.rules import Drift
+    from riskcast.models.records import prediction_variable
+
+    rule = parse_rule({"id": "d", "condition": {"kind": "drift", "model": "water-do.forecast",
+                                                "threshold": 0.25, "window": "6h"}})
+    assert isinstance(rule.condition, Drift)
+    assert rule.series == prediction_variable("water-do.forecast") == "pred_water_do_forecast"
+    assert (rule.condition.feature, rule.condition.statistic) == ("any", "psi")
+    assert rule.condition.window_us == 6 * 3_600_000_000
+
+
+@pytest.mark.parametrize(("condition", "field"), [
+    ({"threshold": 0.2}, "condition.model"),
+    ({"model": "m"}, "condition.threshold"),
+    ({"model": "m", "threshold": 0}, "condition.threshold"),
+    ({"model": "m", "threshold": 0.2, "statistic": "chi2"}, "condition.statistic"),
+    ({"model": "m", "threshold": 0.2, "clear_below": 0.3}, "condition.clear_below"),
+    ({"model": "m", "threshold": 0.2, "window": "soon"}, "condition.window"),
+    ({"model": "m", "threshold": 0.2, "min_rows": 1}, "condition.min_rows"),
+    ({"model": "no way", "threshold": 0.2}, "condition.model"),
+])
+def test_bad_drift_rules_name_the_field(condition: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValidationError) as err:
+        parse_rule({"id": "d", "condition": {"kind": "drift", **condition}})
+    assert err.value.field == field

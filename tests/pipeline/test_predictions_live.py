@@ -236,3 +236,42 @@ def test_a_drift_rule_fires_when_a_feature_shifts(server: LiveServer) -> None:
                                  and d["rule"] == "temp-drift" and d["to"] == "firing")
         assert alert["site"] == "fire-d" and alert["value"] >= 0.6
         assert alert["annotations"]["summary"].startswith("Temperature drift KS")
+
+
+def test_staging_classifier_is_shadowed_not_published(server: LiveServer) -> None:
+    with client(server) as c:
+        train(server, c, "wildfire-occurrence", {})
+        train(server, c, "wildfire-occurrence", {"algorithm": "logistic regression"})
+        c.post("/api/v1/models/wildfire-occurrence/deploy", json={"version": 1}).raise_for_status()
+        c.post("/api/v1/models/wildfire-occurrence/deploy",
+               json={"version": 2, "alias": "staging"}).raise_for_status()
+        c.post("/api/v1/sites", json={"id": "fire-s", "pack": "wildfire"}).raise_for_status()
+        rows = [{"Temperature": 36.0, "RH": 35.0, "Ws": 17.0, "Rain": 0.0},
+                {"Temperature": 24.0, "RH": 80.0, "Ws": 12.0, "Rain": 3.0}]
+        with Events(c, "site.fire-s") as events:
+            for h, row in enumerate(rows):
+                c.post("/api/v1/readings", json={"readings": weather("fire-s", hours(h), row)})
+                event = events.until(lambda d, h=h: d.get("type") == "prediction"
+                                     and d["time"] == hours(h))
+                assert event["version"] == 1
+        p1 = np.array(c.post("/api/v1/models/wildfire-occurrence/predict", params={"version": 1},
+                             json={"rows": rows}).json()["probabilities"])
+        p2 = np.array(c.post("/api/v1/models/wildfire-occurrence/predict", params={"version": 2},
+                             json={"rows": rows}).json()["probabilities"])
+        for version in (1, 2):
+            c.post("/api/v1/models/wildfire-occurrence/outcomes", params={"version": version},
+                   json={"rows": rows, "labels": [1, 0]}).raise_for_status()
+        shadow = c.get("/api/v1/models/wildfire-occurrence/shadow").json()
+        [comparison] = shadow["comparisons"]
+        assert (comparison["production"], comparison["staging"], comparison["rows"]) == (1, 2, 2)
+        assert comparison["agreement"] == pytest.approx(np.mean((p1 > 0.5) == (p2 > 0.5)))
+        assert comparison["mean_abs_difference"] == pytest.approx(np.abs(p1 - p2).mean())
+        assert comparison["max_abs_difference"] == pytest.approx(np.abs(p1 - p2).max())
+        live = shadow["live"]
+        assert live["production"]["version"] == 1 and live["staging"]["version"] == 2
+        assert live["production"]["n"] == live["staging"]["n"] == 2
+        assert {"accuracy", "brier"} <= live["staging"].keys()
+        sources = {p["source"] for p in c.get(
+            "/api/v1/sites/fire-s/series/pred_wildfire_occurrence",
+            params={"from": hours(0), "to": hours(23)}).json()["points"]}
+        assert sources == {"model:wildfire-occurrence@1"}
