@@ -17,7 +17,8 @@ export class SeriesChart {
     this.every = every;
     this.points = new Map(); // time ms -> {mean, min, max, count}
     this.window = null;      // [from, to] in ms: the x axis shows the chosen range
-    const series = [{}, { label, stroke: COLORS.line, width: 1.5, points: { show: false } }];
+    // uPlot draws the points themselves only where they are sparse (one reading stays visible).
+    const series = [{}, { label, stroke: COLORS.line, width: 1.5 }];
     if (every) {
       series.push({ label: "min", stroke: COLORS.band, width: 1, dash: [4, 4], points: { show: false } });
       series.push({ label: "max", stroke: COLORS.band, width: 1, dash: [4, 4], points: { show: false } });
@@ -25,7 +26,7 @@ export class SeriesChart {
     const opts = {
       ...sizeOf(el),
       series,
-      legend: { show: false },
+      legend: { live: true }, // hovering shows the time and value under the chart
       cursor: { drag: { x: true, y: false } },
       scales: { x: { time: true, range: (u, min, max) => (this.window
         ? [this.window[0] / 1000, this.window[1] / 1000] : [min, max]) } },
