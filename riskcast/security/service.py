@@ -58,7 +58,9 @@ class Security:
         self.cache_ttl = settings.us("key_cache_ttl") / 1e6
         self.token_ttl = settings.us("token_ttl") / 1e6
         self._secret = settings.secret
-        self._cache: dict[str, tuple[KeyRecord | None, float]] = {}
+        # key id -> (record, its principal, when read); verified tokens -> (key id, expiry)
+        self._cache: dict[str, tuple[KeyRecord | None, Principal | None, float]] = {}
+        self._tokens: dict[str, tuple[str, float]] = {}
         self._admin_hash = hash_key(settings.admin_key) if settings.admin_key else ""
 
     async def start(self) -> None:
@@ -88,34 +90,45 @@ class Security:
     async def authenticate(self, credential: str) -> Principal:
         """The principal of a key or a token; :class:`AuthError` saying why not."""
         if tokens.looks_like_token(credential):
-            try:
-                key_id = tokens.verify(self._secret, credential)
-            except tokens.TokenError as err:
-                raise AuthError(str(err)) from None
-            record = await self._lookup(key_id)
-            if record is None or not record.active:
+            record, principal = await self._lookup(self._token_key(credential))
+            if record is None or principal is None or not record.active:
                 raise AuthError("invalid token: its key was revoked")
-            return Principal.of(record)
+            return principal
         parsed = parse_key_id(credential)
         if parsed is None and not self._admin_hash:
             raise AuthError("not an API key: keys look like rk_<id>_<secret>")
-        record = await self._lookup(parsed or ENV_ADMIN_ID)
-        if record is None or not matches(credential, record.hash):
+        record, principal = await self._lookup(parsed or ENV_ADMIN_ID)
+        if record is None or principal is None or not matches(credential, record.hash):
             raise AuthError("unknown API key")
         if not record.active:
             raise AuthError("this API key was revoked")
-        return Principal.of(record)
+        return principal
 
-    async def _lookup(self, key_id: str) -> KeyRecord | None:
+    def _token_key(self, token: str) -> str:
+        """The key id of a valid token; a verified token is remembered until it expires."""
+        known = self._tokens.get(token)
+        if known is not None and time.time() < known[1]:
+            return known[0]
+        try:
+            key_id, expires = tokens.verify(self._secret, token)
+        except tokens.TokenError as err:
+            raise AuthError(str(err)) from None
+        if len(self._tokens) >= _MAX_CACHED:
+            self._tokens.clear()
+        self._tokens[token] = (key_id, expires)
+        return key_id
+
+    async def _lookup(self, key_id: str) -> tuple[KeyRecord | None, Principal | None]:
         now = time.monotonic()
         cached = self._cache.get(key_id)
-        if cached is not None and now - cached[1] < self.cache_ttl:
-            return cached[0]
+        if cached is not None and now - cached[2] < self.cache_ttl:
+            return cached[0], cached[1]
         record = await self.store.get_key(key_id)
+        principal = Principal.of(record) if record is not None else None
         if len(self._cache) >= _MAX_CACHED:
             self._cache.clear()
-        self._cache[key_id] = (record, now)
-        return record
+        self._cache[key_id] = (record, principal, now)
+        return record, principal
 
     def issue_token(self, principal: Principal) -> tuple[str, float]:
         """A stream token for ``principal`` and its expiry (epoch seconds)."""
@@ -136,7 +149,7 @@ class Security:
         if record.active:
             await self.store.revoke_key(key_id, now_us())
             record = await self.store.get_key(key_id) or record
-        self._cache[key_id] = (record, time.monotonic())
+        self._cache[key_id] = (record, Principal.of(record), time.monotonic())
         return record
 
 

@@ -34,8 +34,9 @@ def issue(secret: str, principal: Principal, ttl_s: float, *,
     return jwt.encode(claims, secret, algorithm=_ALGORITHM), float(int(expires))
 
 
-def verify(secret: str, token: str) -> str:
-    """The key id a valid token names; :class:`TokenError` saying why one is not valid."""
+def verify(secret: str, token: str) -> tuple[str, float]:
+    """The key id a valid token names and its expiry (epoch seconds); :class:`TokenError`
+    saying why a token is not valid."""
     try:
         claims = jwt.decode(token, secret, algorithms=[_ALGORITHM], issuer=ISSUER,
                             options={"require": ["exp", "sub", "iss"]})
@@ -46,7 +47,7 @@ def verify(secret: str, token: str) -> str:
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
         raise TokenError("invalid token: no key named")
-    return sub
+    return sub, float(claims["exp"])
 
 
 def looks_like_token(text: str) -> bool:
