@@ -113,7 +113,14 @@ async function start() {
     $("who").textContent = `${session.me.name} (${session.me.role})`;
     $("signout").hidden = false;
   }
-  if (started) return;
+  if (started) {
+    // Signed in again (a refused key, then a good one): reconnect the stream with the new
+    // key, resuming where it was, and read the current page again.
+    stream.stop();
+    stream.start();
+    route();
+    return;
+  }
   try {
     await store.loadCatalog();
   } catch (err) {

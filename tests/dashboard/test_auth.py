@@ -85,3 +85,21 @@ def test_with_auth_off_the_page_needs_no_key(tmp_path: Path, page: Any) -> None:
             assert page.errors == []
     finally:
         server.stop()
+
+
+def test_a_revoked_key_brings_the_login_form_back(live: Site, page: Any) -> None:
+    made = live.post("/api/v1/keys", {"role": "operator", "name": "night shift"})
+    page.goto(f"{live.url}/?key={made['key']}#/")
+    expect(page.locator("#who")).to_have_text("night shift (operator)")
+    r = live.client.delete(f"/api/v1/keys/{made['id']}")
+    assert r.status_code == 200, r.text
+    page.get_by_role("navigation", name="Pages").get_by_role("link", name="Alerts").click()
+    expect(page.locator("#login")).to_be_visible()
+    expect(page.locator("#login-error")).to_have_text("Your key was refused; sign in again.")
+    page.get_by_label("API key").fill(ADMIN_KEY)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#login")).to_be_hidden()
+    expect(page.locator("#who")).to_contain_text("(admin)")
+    # The page is read again with the new key, and the stream is live on it.
+    expect(page.locator("#alerts")).to_contain_text("No alerts here.")
+    expect(page.locator("#conn")).to_have_attribute("data-status", "live")
