@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 __all__ = ["RateLimiter"]
 
@@ -17,11 +18,14 @@ __all__ = ["RateLimiter"]
 class RateLimiter:
     """``rate`` requests per second on average and ``burst`` at once, per key."""
 
-    __slots__ = ("_buckets", "burst", "rate")
+    __slots__ = ("_buckets", "burst", "clock", "rate")
 
-    def __init__(self, rate: float, burst: int) -> None:
+    def __init__(self, rate: float, burst: int,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.rate = rate
         self.burst = float(burst)
+        #: Seconds from any fixed point; tests may move it forward.
+        self.clock = clock
         # key -> [tokens, last refill]; one entry per key that made a request, and keys
         # exist only in the key store, so this stays small.
         self._buckets: dict[str, list[float]] = {}
@@ -30,7 +34,7 @@ class RateLimiter:
         """Take one token for ``key``: ``0.0`` when allowed, else the seconds to wait."""
         if self.rate <= 0:
             return 0.0
-        now = time.monotonic() if now is None else now
+        now = self.clock() if now is None else now
         bucket = self._buckets.get(key)
         if bucket is None:
             self._buckets[key] = [self.burst - 1.0, now]

@@ -50,3 +50,21 @@ def test_query_secrets_are_stripped_before_the_routes(tmp_path: Path) -> None:
         # ... and the other parameters survive
         r = httpx.get(f"{srv.url}/api/v1/sites?limit=1&key=x", headers=srv.headers)
         assert r.status_code == 200
+
+
+def test_channel_check_follows_the_keys_scope() -> None:
+    from riskcast.core.sites import Site
+    from riskcast.security.keys import Principal, Role
+    from riskcast.security.middleware import channel_check
+
+    sites = {"w1": Site(id="w1", name="w1", pack="water"),
+             "f1": Site(id="f1", name="f1", pack="wildfire")}
+    everything = channel_check(Principal("k", "k", Role.viewer), sites)
+    assert all(everything(c) for c in ("site.f1", "alerts", "system", "pack.water"))
+    water = channel_check(Principal("k", "k", Role.viewer, packs=frozenset({"water"})), sites)
+    assert water("site.w1") and water("pack.water")
+    assert not water("site.f1") and not water("pack.wildfire") and not water("alerts")
+    assert not water("site.unknown")
+    one = channel_check(Principal("k", "k", Role.viewer, sites=frozenset({"f1"})), sites)
+    assert one("site.f1") and not one("site.w1") and not one("pack.wildfire")
+    assert not one("system") and not one("models")
