@@ -182,7 +182,7 @@ class MqttSource:
                  client_id: str = "riskcast", session_expiry: int = 86_400,
                  batch_max: int = 5_000, max_backoff: float = 30.0,
                  max_in_flight: int = 8, protocol: int = 4,
-                 max_buffered: int = 50_000, batch_bytes: int = 1_000_000) -> None:
+                 max_buffered: int = 50_000, batch_bytes: int = 131_072) -> None:
         try:
             import paho.mqtt.client as _paho  # noqa: F401  (fail at start-up, not in a task)
         except ImportError as err:

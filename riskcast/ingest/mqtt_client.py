@@ -7,10 +7,10 @@ for paho alone). Here a message costs paho's decoding and one ``on_message`` cal
 batches what one read brought.
 
 paho reads each packet with three ``recv`` calls (type, length, rest) and one packet per
-``loop_read``; :class:`_BufferedClient` reads the socket in 64 KiB chunks and serves paho's
-small reads from memory, and the reader callback runs ``loop_read`` until the chunk is used
-up, so a burst of messages costs one system call and one event-loop wake-up per chunk instead
-of four per message.
+``loop_read``; :class:`_Client` reads the socket in 64 KiB chunks and serves paho's small
+reads from memory, and the reader callback runs ``loop_read`` until the chunk is used up, so a
+burst of messages costs one system call and one event-loop wake-up per chunk instead of four
+per message. Per message, then: paho's decoding (about 8 µs here) and one ``on_message``.
 """
 
 from __future__ import annotations
@@ -30,9 +30,15 @@ _CHUNK = 65_536
 OnMessage = Callable[[paho.Client, Any, paho.MQTTMessage], None]
 
 
-class _BufferedClient(paho.Client):
-    """paho's client with buffered socket reads (overrides paho 2.x ``Client._sock_recv``, the
-    one place paho reads its socket)."""
+class _Client(paho.Client):
+    """paho's client with two of its paho 2.x internals replaced:
+
+    - ``_sock_recv``, the one place paho reads its socket: reads 64 KiB at once and serves
+      paho's small reads from memory;
+    - ``_handle_on_message``: calls ``on_message`` directly. paho first walks its
+      per-topic callback tree (``message_callback_add``, which riskcast does not use) under a
+      lock for every message: a quarter of the CPU per message here.
+    """
 
     _rbuf = b""
     _rpos = 0
@@ -46,6 +52,11 @@ class _BufferedClient(paho.Client):
             self._rbuf, pos = buf, 0
         self._rpos = pos + bufsize
         return buf[pos:pos + bufsize]
+
+    def _handle_on_message(self, message: paho.MQTTMessage) -> None:
+        on_message = self.on_message
+        if on_message is not None:
+            on_message(self, None, message)
 
     def buffered(self) -> bool:
         """Bytes read from the socket that paho has not taken yet."""
@@ -79,7 +90,7 @@ class MqttConnection:
         self._acks: asyncio.Future[Any] | None = None
         self._misc: asyncio.Task[None] | None = None
         version = MQTTProtocolVersion.MQTTv5 if protocol == 5 else MQTTProtocolVersion.MQTTv311
-        self.client = _BufferedClient(
+        self.client = _Client(
             CallbackAPIVersion.VERSION2, client_id=client_id, protocol=version,
             clean_session=None if protocol == 5 else False)
         # Acknowledge after the commit, not on receipt.
@@ -157,7 +168,8 @@ class MqttConnection:
             self._on_socket_close(self.client, None, None)
         if not self.lost.done():
             self.lost.set_exception(ConnectionError("closed"))
-            self.lost.exception()  # retrieved: nobody needs to be told
+        if not self.lost.cancelled():
+            self.lost.exception()  # retrieved: whoever closes knows it is over
 
     # -- paho's callbacks ---------------------------------------------------------------
 
