@@ -165,10 +165,16 @@ def predict(
                                       "or [[values in feature order], ...]")],
     version: Annotated[str | None, typer.Option(
         help="Version number, production, staging or latest")] = None,
+    level: Annotated[float | None, typer.Option(
+        help="Coverage of a regressor's interval (0.5, 0.8, 0.9, 0.95) [default: 0.9]",
+        show_default=False)] = None,
+    site: Annotated[str | None, typer.Option(
+        help="A forecaster's station whose learnt weights to use", show_default=False)] = None,
     data_dir: DataDir = None,
     config: ConfigFile = None,
 ) -> None:
-    """Predict ROWS with NAME (production when set, else the latest version)."""
+    """Predict ROWS with NAME (production when set, else the latest version); the answer
+    names the version and, for a regressor, gives an interval."""
     try:
         parsed = json.loads(rows)
     except json.JSONDecodeError as err:
@@ -181,4 +187,4 @@ def predict(
         raise typer.Exit(2)
     ref: str | int | None = int(version) if version and version.isdigit() else version
     with _service(config, data_dir) as service:
-        _echo_json(service.predict(name, parsed, ref))
+        _echo_json(service.predict(name, parsed, ref, level=level, site=site))
