@@ -28,12 +28,13 @@ window.riskcast = { stream, store };
 let unmount = null;
 let started = false;
 
-function route() {
+function route(event) {
   if (!started) return;
   unmount?.();
   unmount = null;
   const hash = location.hash || "#/";
-  const [, page, nav] = ROUTES.find(([re]) => re.test(hash)) || [];
+  let match = null;
+  const [, page, nav] = ROUTES.find(([re]) => (match = hash.match(re))) || [];
   const root = $("page");
   root.replaceChildren();
   document.querySelectorAll("nav a").forEach((a) => {
@@ -44,10 +45,10 @@ function route() {
     root.append(Object.assign(document.createElement("p"), { textContent: "No such page." }));
     return;
   }
-  const params = (hash.match(ROUTES.find(([re]) => re.test(hash))[0]) || []).slice(1)
-    .map(decodeURIComponent);
-  unmount = page.mount(root, { store, stream, api }, params);
+  unmount = page.mount(root, { store, stream, api }, match.slice(1).map(decodeURIComponent));
   document.title = `riskcast · ${nav}`;
+  // After a navigation, a screen reader starts reading at the new page, not the header.
+  if (event) root.focus({ preventScroll: true });
 }
 
 // The indicator says what the stream is doing; the banner says the server is away, whether
