@@ -195,6 +195,8 @@ class _EventStream(Response):
         gone = asyncio.Event()
         watcher = asyncio.create_task(_watch_disconnect(receive, outbox, gone))
         hub.attach(conn)
+        watch = scope.get("state", {}).get("watch")  # the auth middleware's: key revoked
+        unwatch = watch(lambda reason: conn.close(4401, reason)) if watch else None
         try:
             await send({"type": "http.response.start", "status": 200,
                         "headers": self.raw_headers})
@@ -220,6 +222,8 @@ class _EventStream(Response):
             pass
         finally:
             hub.detach(conn)
+            if unwatch is not None:
+                unwatch()
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 import msgspec
@@ -154,22 +154,36 @@ async def stream(websocket: WebSocket) -> None:
     if isinstance(raw, RawWebSocket):
         conn = _FastConnection(raw, authorize)
         hub.attach(conn)
+        unwatch = _watch_key(websocket, conn)
         try:
             await _receive_loop(hub, websocket, conn)
         finally:
             hub.detach(conn)
+            unwatch()
         return
     conn = _QueuedConnection(websocket, authorize)
     hub.attach(conn)
+    unwatch = _watch_key(websocket, conn)
     sender = asyncio.create_task(conn.run())
     receiver = asyncio.create_task(_receive_loop(hub, websocket, conn))
     try:
         await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         hub.detach(conn)
+        unwatch()
         sender.cancel()  # the client left, or the sender closed the connection: stop both
         receiver.cancel()
         await asyncio.gather(sender, receiver, return_exceptions=True)
+
+
+def _watch_key(websocket: WebSocket, conn: Connection) -> Callable[[], None]:
+    """Close with 4401 when the connection's API key is revoked (the auth middleware puts
+    ``watch`` in the state); returns the call that stops watching."""
+    watch = getattr(websocket.state, "watch", None)
+    if watch is None:
+        return lambda: None
+    unwatch: Callable[[], None] = watch(lambda reason: conn.close(4401, reason))
+    return unwatch
 
 
 async def _receive_loop(hub: Hub, websocket: WebSocket, conn: Connection) -> None:

@@ -130,6 +130,8 @@ class AuthMiddleware:
         state = scope.setdefault("state", {})
         state["principal"] = principal
         state["authorize"] = channel_check(principal, self.runtime.pipeline.sites)
+        if principal.auth and scope["path"] in _STREAMS:  # closed when the key is revoked
+            state["watch"] = _watcher(security, principal.key_id)
         if rule.action is None:
             await self.app(scope, receive, send)
             return
@@ -198,6 +200,11 @@ class AuthMiddleware:
             security.audit.record(principal, rule.action or "", target, result=result,
                                   detail={"method": scope.get("method", "GET"),
                                           "path": scope["path"], "status": status})
+
+
+def _watcher(security: Security, key_id: str
+             ) -> Callable[[Callable[[str], None]], Callable[[], None]]:
+    return lambda close: security.watch(key_id, close)
 
 
 def _credential(scope: Scope) -> str | None:

@@ -6,13 +6,20 @@ A presented key is checked against the cache first: a dict lookup, a SHA-256 and
 constant-time compare, with no database round trip. An entry is trusted for
 ``key_cache_ttl`` (5 s by default) and then read again, so a key revoked by another
 process stops working within that time; in the revoking process it stops at once.
+
+Live streams outlive a request, so they are watched: :meth:`Security.watch` registers a
+stream's close, a revocation here closes the key's streams at once, and a background
+task reads the keys of open streams again every ``key_cache_ttl`` to close those revoked
+elsewhere.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
+from collections.abc import Callable
 
 from riskcast.core.clock import now_us
 from riskcast.exceptions import NotFoundError
@@ -41,6 +48,8 @@ log = logging.getLogger(__name__)
 _SECRET_SETTING = "token_secret"
 _BOOTSTRAP_SETTING = "bootstrap_admin"
 _MAX_CACHED = 10_000
+#: The reason a stream of a revoked key is closed with (WebSocket code 4401).
+REVOKED_REASON = "API key revoked"
 
 
 class AuthError(Exception):
@@ -62,6 +71,9 @@ class Security:
         self._cache: dict[str, tuple[KeyRecord | None, Principal | None, float]] = {}
         self._tokens: dict[str, tuple[str, float]] = {}
         self._admin_hash = hash_key(settings.admin_key) if settings.admin_key else ""
+        # key id -> close callbacks of its open live streams
+        self._streams: dict[str, set[Callable[[str], None]]] = {}
+        self._watcher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Open the store, agree on the token secret, install the settings' admin key."""
@@ -71,8 +83,15 @@ class Security:
         if self.settings.admin_key:
             await self._install_admin_key(self.settings.admin_key)
         self.audit.start()
+        if self.settings.auth:
+            self._watcher = asyncio.get_running_loop().create_task(
+                self._watch_streams(), name="stream-keys")
 
     async def aclose(self) -> None:
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
         await self.audit.aclose()
         await self.store.aclose()
 
@@ -150,7 +169,47 @@ class Security:
             await self.store.revoke_key(key_id, now_us())
             record = await self.store.get_key(key_id) or record
         self._cache[key_id] = (record, Principal.of(record), time.monotonic())
+        if not record.active:
+            self._close_streams(key_id)
         return record
+
+    # -- live streams -----------------------------------------------------------------------
+
+    def watch(self, key_id: str, close: Callable[[str], None]) -> Callable[[], None]:
+        """Call ``close(reason)`` when the key is revoked; returns the call that stops
+        watching (when the stream ends)."""
+        callbacks = self._streams.setdefault(key_id, set())
+        callbacks.add(close)
+
+        def unwatch() -> None:
+            callbacks.discard(close)
+            if not callbacks and self._streams.get(key_id) is callbacks:
+                del self._streams[key_id]
+
+        return unwatch
+
+    def _close_streams(self, key_id: str) -> None:
+        for close in list(self._streams.pop(key_id, ())):
+            try:
+                close(REVOKED_REASON)
+            except Exception:  # one stream's failure must not keep the others open
+                log.exception("closing a stream of a revoked key failed")
+
+    async def _watch_streams(self) -> None:
+        """Every ``key_cache_ttl``, read the keys of open streams; close the revoked."""
+        interval = max(self.cache_ttl, 0.5)
+        while True:
+            await asyncio.sleep(interval)
+            for key_id in list(self._streams):
+                try:
+                    record = await self.store.get_key(key_id)
+                except Exception as err:  # the store is down: keep the streams, retry later
+                    log.warning("stream keys: cannot read key %s: %s", key_id, err)
+                    continue
+                principal = Principal.of(record) if record is not None else None
+                self._cache[key_id] = (record, principal, time.monotonic())
+                if record is None or not record.active:
+                    self._close_streams(key_id)
 
 
 async def create_key(store: KeyStore, *, name: str, role: Role, packs: tuple[str, ...] = (),

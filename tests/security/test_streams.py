@@ -156,3 +156,47 @@ async def test_sse_expired_token_is_401_naming_the_reason(srv: LiveServer) -> No
     async with httpx.AsyncClient(base_url=srv.url, timeout=10) as client:
         r = await client.get(f"/sse?channels=site.s1&token={expired}")
     assert r.status_code == 401 and "expired" in r.json()["detail"]
+
+
+async def test_revoking_a_key_closes_its_open_streams(srv: LiveServer) -> None:
+    key = key_for(srv)
+    key_id = key.split("_")[1]
+    token = token_for(srv, key)
+    async with (connect(f"{srv.ws_url}?token={token}") as ws,
+                httpx.AsyncClient(base_url=srv.url, timeout=10) as client,
+                client.stream("GET", f"/sse?channels=site.s1&token={token}") as sse):
+        await ws.send(json.dumps({"op": "subscribe", "channels": ["site.s1"]}))
+        assert (await recv(ws))["op"] == "subscribed"
+        lines = sse.aiter_lines()
+        while not (await asyncio.wait_for(anext(lines), 10)).startswith("event: subscribed"):
+            pass
+        r = await client.delete(f"/api/v1/keys/{key_id}", headers=srv.headers)
+        r.raise_for_status()
+        with pytest.raises(ConnectionClosed) as info:
+            await asyncio.wait_for(ws.recv(), 10)
+        assert info.value.rcvd is not None
+        assert (info.value.rcvd.code, info.value.rcvd.reason) == (4401, "API key revoked")
+        seen = []
+        async for line in lines:
+            seen.append(line)
+        assert "event: close" in seen
+        assert any('"code":4401' in line and "revoked" in line for line in seen)
+
+
+async def test_a_key_revoked_by_another_process_closes_streams_here(tmp_path: Path) -> None:
+    from riskcast.security.sqlite import SqliteKeyStore
+
+    settings = Settings(data_dir=tmp_path / "data", retention="0", auth=True,
+                        key_cache_ttl="1s")
+    with live_server(settings) as srv:
+        key = key_for(srv)
+        async with connect(srv.ws_url, additional_headers={"X-API-Key": key}) as ws:
+            await ws.send(json.dumps({"op": "ping"}))
+            assert (await recv(ws))["op"] == "pong"
+            other = SqliteKeyStore(tmp_path / "data" / "auth.db")  # riskcast keys revoke
+            await other.open()
+            assert await other.revoke_key(key.split("_")[1], 1)
+            await other.aclose()
+            with pytest.raises(ConnectionClosed) as info:
+                await asyncio.wait_for(ws.recv(), 15)
+            assert info.value.rcvd is not None and info.value.rcvd.code == 4401
