@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import msgspec
+import numpy as np
 
 from riskcast.bus.base import Bus
 from riskcast.core.clock import format_us, now_us
@@ -270,8 +271,12 @@ class ModelService:
 
         def build() -> None:
             try:
+                meta = predictor.meta
+                sample = (np.column_stack([np.asarray(meta.reference[f], dtype=float)
+                                           for f in meta.features])
+                          if all(f in meta.reference for f in meta.features) else None)
                 predictor.compiled = compiled.compile_booster(predictor.booster, cache,
-                                                              predictor.meta.sha256)
+                                                              meta.sha256, sample)
             except Exception:  # a failed build leaves the booster serving (not retried)
                 self._compile_failed.add(key)
                 log.exception("compiling %s v%s failed", *key)

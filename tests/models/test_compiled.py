@@ -31,13 +31,15 @@ def test_compiled_batch_equals_the_booster_and_is_reused(tmp_path: Path) -> None
         before = service.predict_batch("clf", rows=X.tolist())["probabilities"]
         assert service.compile(predictor) and predictor.compiled is not None
         libraries = list((tmp_path / "compiled").glob("*.so"))
-        assert [p.name for p in libraries] == [f"{compiled.cache_key(meta.sha256)}.so"]
+        assert [p.name for p in libraries] == [f"{compiled.cache_key(meta.sha256)}-annotated.so"]
         after = service.predict_batch("clf", rows=X.tolist())["probabilities"]
         np.testing.assert_allclose(after, before, rtol=0, atol=1e-12)
         np.testing.assert_allclose(predictor.compiled.predict(X),
                                    predictor.booster.predict(X), rtol=0, atol=1e-12)
         mtime = libraries[0].stat().st_mtime_ns
-        again = compiled.compile_booster(predictor.booster, tmp_path / "compiled", meta.sha256)
+        sample = np.column_stack([meta.reference[f] for f in meta.features])
+        again = compiled.compile_booster(predictor.booster, tmp_path / "compiled", meta.sha256,
+                                         sample)
         assert libraries[0].stat().st_mtime_ns == mtime  # loaded from the cache, not rebuilt
         np.testing.assert_allclose(again.predict(X[:10]), before[:10], rtol=0, atol=1e-12)
     finally:
