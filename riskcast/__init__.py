@@ -10,6 +10,7 @@ from riskcast.core.readings import ReadingIn
 from riskcast.core.sites import Site
 from riskcast.core.variables import Variable
 from riskcast.exceptions import (
+    BackupError,
     BusError,
     ConfigError,
     ConflictError,
@@ -28,6 +29,7 @@ from riskcast.storage.base import Storage
 __version__ = "0.1.0"
 
 __all__ = [
+    "BackupError",
     "Bus",
     "BusError",
     "ConfigError",

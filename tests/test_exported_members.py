@@ -5,7 +5,7 @@ import riskcast
 
 def test_exported_members() -> None:
     assert sorted(riskcast.__all__) == sorted([
-        "Bus", "BusError", "ConfigError", "ConflictError", "Event", "HistoryGapError",
+        "BackupError", "Bus", "BusError", "ConfigError", "ConflictError", "Event", "HistoryGapError",
         "MissingExtraError", "NotFoundError", "OverloadedError", "Pack", "ReadingIn",
         "RiskcastError", "Settings", "Site", "Storage", "StorageError", "ValidationError",
         "Variable", "__version__", "load_settings"])
