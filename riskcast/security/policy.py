@@ -80,7 +80,8 @@ _TABLE: list[tuple[str, str, Role | None, str | None, Scope]] = [
     ("POST", "/api/v1/silences", OP, "silence.create", "all"),
     ("PUT", "/api/v1/silences/{silence}", OP, "silence.change", "all"),
     ("DELETE", "/api/v1/silences/{silence}", OP, "silence.expire", "all"),
-    ("*", "/api/v1/notifications/{rest:path}", A, "notification.retry", "all"),
+    ("GET", "/api/v1/notifications/{rest:path}", A, None, "all"),
+    ("POST", "/api/v1/notifications/dead/{message}/retry", A, "notification.retry", "all"),
     ("POST", "/api/v1/feedback", OP, "feedback", "all"),
     ("POST", "/api/v1/feedback/{rest:path}", OP, "feedback", "all"),
     # rules: admin changes them
