@@ -20,6 +20,7 @@ of a refused handshake.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,7 @@ from urllib.parse import parse_qsl, urlencode
 import msgspec
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from riskcast.exceptions import StorageError
 from riskcast.security.keys import ANONYMOUS_ADMIN, Principal
 from riskcast.security.policy import Policy, Rule, default_policy
 from riskcast.security.service import AuthError, Security
@@ -35,7 +37,9 @@ from riskcast.security.service import AuthError, Security
 if TYPE_CHECKING:
     from riskcast.core.sites import Site
 
-__all__ = ["AuthMiddleware", "channel_check"]
+__all__ = ["AuthMiddleware", "channel_check", "install"]
+
+log = logging.getLogger(__name__)
 
 #: WebSocket close codes (4000-4999 are the application's).
 WS_UNAUTHENTICATED = 4401
@@ -155,6 +159,10 @@ class AuthMiddleware:
         except AuthError as err:
             raise _Refusal(401, str(err), headers={
                 "WWW-Authenticate": 'Bearer realm="riskcast", error="invalid_token"'}) from None
+        except StorageError as err:
+            log.error("key store unavailable: %s", err)
+            raise _Refusal(503, "the key store is unavailable; retry",
+                           headers={"Retry-After": "2"}) from None
 
     def _check(self, principal: Principal, rule: Rule, path_params: dict[str, str]) -> None:
         assert rule.role is not None
@@ -246,8 +254,8 @@ def _created_id(body: bytes) -> str | None:
 
 async def _refuse(scope: Scope, receive: Receive, send: Send, refusal: _Refusal) -> None:
     if scope["type"] == "websocket":
-        code = {401: WS_UNAUTHENTICATED, 403: WS_FORBIDDEN}.get(refusal.status,
-                                                                   WS_RATE_LIMITED)
+        code = {401: WS_UNAUTHENTICATED, 403: WS_FORBIDDEN, 429: WS_RATE_LIMITED}.get(
+            refusal.status, 1013)  # 1013: try again later
         message = await receive()
         if message["type"] != "websocket.connect":
             return
@@ -255,7 +263,8 @@ async def _refuse(scope: Scope, receive: Receive, send: Send, refusal: _Refusal)
         reason = refusal.detail.encode()[:120].decode(errors="ignore")
         await send({"type": "websocket.close", "code": code, "reason": reason})
         return
-    titles = {401: "Unauthorized", 403: "Forbidden", 429: "Too many requests"}
+    titles = {401: "Unauthorized", 403: "Forbidden", 429: "Too many requests",
+              503: "Unavailable"}
     body = _encode({"type": "about:blank", "title": titles.get(refusal.status, "Error"),
                     "status": refusal.status, "detail": refusal.detail, **refusal.extra})
     headers = [(b"content-type", b"application/problem+json"),

@@ -11,7 +11,7 @@ import pytest
 
 from riskcast.security.keys import new_key
 from riskcast.settings import Settings
-from riskcast.testing.server import live_server
+from riskcast.testing.server import LiveServer, live_server
 
 
 def test_keys_tokens_and_secret_never_reach_the_logs(tmp_path: Path,
@@ -68,3 +68,21 @@ def test_channel_check_follows_the_keys_scope() -> None:
     one = channel_check(Principal("k", "k", Role.viewer, sites=frozenset({"f1"})), sites)
     assert one("site.f1") and not one("site.w1") and not one("pack.wildfire")
     assert not one("system") and not one("models")
+
+
+def test_an_unreachable_key_store_answers_503(tmp_path: Path) -> None:
+    with live_server(Settings(data_dir=tmp_path, auth=True, retention="0")) as srv:
+        key = srv.call(_make_key(srv))
+        srv.call(srv.runtime.security.store.aclose())  # the store goes away
+        r = httpx.get(f"{srv.url}/api/v1/auth/me", headers={"X-API-Key": key})
+        assert r.status_code == 503 and r.headers["retry-after"] == "2"
+        assert r.headers["content-type"] == "application/problem+json"
+        assert key not in r.text
+
+
+async def _make_key(srv: LiveServer) -> str:
+    from riskcast.security.keys import Role
+    from riskcast.security.service import create_key
+
+    key, _ = await create_key(srv.runtime.security.store, name="k", role=Role.viewer)
+    return key.plaintext
