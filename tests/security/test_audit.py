@@ -75,10 +75,15 @@ def test_each_kind_of_action_is_recorded_with_its_actor(srv: LiveServer) -> None
     r = httpx.post(f"{srv.url}/api/v1/silences", json={"sites": ["s1"], "duration": "1h"},
                    headers=operator)
     assert r.status_code == 201
+    silence = r.json()["id"]
+    assert httpx.delete(f"{srv.url}/api/v1/silences/{silence}",
+                        headers=operator).status_code == 204
     # a refused action is recorded as such, with who tried
     assert httpx.post(f"{srv.url}/api/v1/rules", json=HOT, headers=viewer).status_code == 403
     deploy = httpx.post(f"{srv.url}/api/v1/models/nosuch/deploy", json={"version": 1},
                         headers=admin)
+    rollback = httpx.post(f"{srv.url}/api/v1/models/nosuch/rollback", json={},
+                          headers=admin)
     httpx.delete(f"{srv.url}/api/v1/keys/{viewer_id}", headers=admin).raise_for_status()
     # reads and ingest are not actions
     httpx.get(f"{srv.url}/api/v1/sites", headers=viewer)
@@ -93,6 +98,10 @@ def test_each_kind_of_action_is_recorded_with_its_actor(srv: LiveServer) -> None
     assert ack["time"].endswith("Z")
     assert by_action[("alert.feedback", operator_id)]["result"] == "ok"
     assert by_action[("silence.create", operator_id)]["result"] == "ok"
+    assert by_action[("silence.create", operator_id)]["target"] == str(silence)
+    assert by_action[("silence.expire", operator_id)]["target"] == str(silence)
+    assert by_action[("model.rollback", admin_id)]["result"] == (
+        "ok" if rollback.status_code < 400 else f"error {rollback.status_code}")
     assert by_action[("rule.create", viewer_id)]["result"] == "forbidden"
     assert by_action[("model.deploy", admin_id)]["result"] == (
         "ok" if deploy.status_code < 400 else f"error {deploy.status_code}")
