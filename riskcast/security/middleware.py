@@ -30,6 +30,7 @@ import msgspec
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from riskcast.exceptions import StorageError
+from riskcast.security import tokens
 from riskcast.security.keys import ANONYMOUS_ADMIN, Principal
 from riskcast.security.policy import Policy, Rule, default_policy
 from riskcast.security.service import AuthError, Security
@@ -133,6 +134,7 @@ class AuthMiddleware:
             return
         state = scope.setdefault("state", {})
         state["principal"] = principal
+        state["via_token"] = principal.auth and _via_token(scope, params)
         state["authorize"] = channel_check(principal, self.runtime.pipeline.sites)
         if principal.auth and scope["path"] in _STREAMS:  # closed when the key is revoked
             state["watch"] = _watcher(security, principal.key_id)
@@ -213,6 +215,11 @@ class AuthMiddleware:
 def _watcher(security: Security, key_id: str
              ) -> Callable[[Callable[[str], None]], Callable[[], None]]:
     return lambda close: security.watch(key_id, close)
+
+
+def _via_token(scope: Scope, params: dict[str, str]) -> bool:
+    credential = _credential(scope) or params.get("token", "")
+    return tokens.looks_like_token(credential)
 
 
 def _credential(scope: Scope) -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from starlette.responses import Response
 
 from riskcast.alerts.rules import decode_error
@@ -76,6 +76,8 @@ async def token(request: Request) -> Response:
     principal = _principal(request)
     if not principal.auth:
         return _json({"token": "", "expires_at": None, "auth": False})
+    if getattr(request.state, "via_token", False):  # a leaked token must not renew itself
+        raise HTTPException(403, "a token cannot make tokens: send the API key")
     text, expires = runtime(request).security.issue_token(principal)
     return _json({"token": text, "expires_at": format_us(int(expires * 1_000_000))})
 

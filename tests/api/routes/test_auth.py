@@ -162,6 +162,8 @@ def test_token_is_signed_and_carries_an_expiry(srv: LiveServer) -> None:
     # a token also works as a bearer credential
     me = httpx.get(f"{srv.url}/api/v1/auth/me", headers=bearer(body["token"]))
     assert me.status_code == 200 and me.json()["role"] == "viewer"
+    renewed = httpx.post(f"{srv.url}/api/v1/auth/token", headers=bearer(body["token"]))
+    assert renewed.status_code == 403 and "API key" in renewed.json()["detail"]
     tampered = body["token"][:-3] + ("abc" if not body["token"].endswith("abc") else "xyz")
     assert httpx.get(f"{srv.url}/api/v1/auth/me",
                      headers=bearer(tampered)).status_code == 401
