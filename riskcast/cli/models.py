@@ -77,7 +77,9 @@ def _echo_json(data: Any) -> None:
 def _score(metrics: dict[str, Any], side: str, key: str) -> str:
     value = metrics.get(side, {}).get(key, {})
     mean, std = value.get("mean"), value.get("std")
-    return "-" if mean is None else f"{mean:.3f} ± {std:.3f}"
+    if mean is None:
+        return "-"
+    return f"{mean:.3f}" if std is None else f"{mean:.3f} ± {std:.3f}"
 
 
 @app.command()
