@@ -54,15 +54,16 @@ function route(event) {
 // The indicator says what the stream is doing; the banner says the server is away, whether
 // the stream or a REST call found out first.
 let reachable = true;
+let refused = false; // the key was refused: the sign-in form is up, the server is not away
 function showConnection() {
   const s = stream.status;
   const conn = $("conn");
   conn.className = `conn ${s}`;
   conn.dataset.status = s;
-  conn.textContent = s === "live" ? "● live" : s === "offline"
+  conn.textContent = s === "live" ? "● live" : refused ? "signed out" : s === "offline"
     ? `offline · retrying in ${Math.max(1, Math.round((stream.retryAt - Date.now()) / 1000))} s`
     : s === "stopped" ? "paused" : `${s}…`;
-  $("offline").hidden = s !== "offline" && reachable;
+  $("offline").hidden = refused || (s !== "offline" && reachable);
 }
 stream.addEventListener("status", (e) => {
   if (e.detail === "live") reachable = true;
@@ -90,8 +91,13 @@ $("signout").addEventListener("click", () => {
   location.reload();
 });
 
+// A 401 after signing in: the key was revoked (its stream is closed too, and the reconnect's
+// token request is what usually finds out first).
 signals.addEventListener("unauthorized", () => {
-  if (started && session.auth) showLogin("Your key was refused; sign in again.");
+  if (!started || !session.auth) return;
+  refused = true;
+  showConnection();
+  showLogin("Your key was refused; sign in again.");
 });
 
 async function start() {
@@ -109,6 +115,7 @@ async function start() {
     return;
   }
   $("login").hidden = true;
+  refused = false;
   if (session.auth && session.me) {
     $("who").hidden = false;
     $("who").textContent = `${session.me.name} (${session.me.role})`;

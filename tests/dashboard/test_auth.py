@@ -91,11 +91,14 @@ def test_a_revoked_key_brings_the_login_form_back(live: Site, page: Any) -> None
     made = live.post("/api/v1/keys", {"role": "operator", "name": "night shift"})
     page.goto(f"{live.url}/?key={made['key']}#/")
     expect(page.locator("#who")).to_have_text("night shift (operator)")
+    expect(page.locator("#conn")).to_have_attribute("data-status", "live")
     r = live.client.delete(f"/api/v1/keys/{made['id']}")
     assert r.status_code == 200, r.text
-    page.get_by_role("navigation", name="Pages").get_by_role("link", name="Alerts").click()
+    # The server closes the key's stream; the reconnect finds the key refused.
     expect(page.locator("#login")).to_be_visible()
     expect(page.locator("#login-error")).to_have_text("Your key was refused; sign in again.")
+    expect(page.locator("#offline")).to_be_hidden()  # the server is there; the key is not
+    page.evaluate("() => { location.hash = '#/alerts'; }")
     page.get_by_label("API key").fill(ADMIN_KEY)
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("#login")).to_be_hidden()

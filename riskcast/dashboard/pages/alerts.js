@@ -32,19 +32,34 @@ export function mount(root, { stream }) {
   // Acknowledging, feedback and silences need an operator key.
   const op = { disabled: !can("operator"), title: needs("operator") };
 
+  // Open silence forms and what was typed in them, by alert: the list is rebuilt whenever
+  // the `alerts` channel speaks, and a form must not close (or forget) under the hand.
+  const drafts = new Map();
+
   function silenceForm(alert) {
     const id = `silence-${alert.id}`;
-    const comment = h("input", { id: `${id}-comment`, type: "text", placeholder: "why (optional)" });
-    let duration = "1h";
-    const form = h("form", { class: "inline-form", hidden: true, "aria-label": `Silence ${alert.id}` },
-      choice("For", `${id}-duration`, DURATIONS, duration, (v) => { duration = v; }),
+    const draft = drafts.get(alert.id) || { duration: "1h", comment: "", open: false };
+    const comment = h("input", { id: `${id}-comment`, type: "text", placeholder: "why (optional)",
+                                 value: draft.comment,
+                                 oninput: () => { draft.comment = comment.value; } });
+    const form = h("form", { class: "inline-form", hidden: !draft.open, "aria-label": `Silence ${alert.id}` },
+      choice("For", `${id}-duration`, DURATIONS, draft.duration, (v) => { draft.duration = v; }),
       h("label", { for: `${id}-comment` }, "Comment", comment),
       h("button", { type: "submit" }, "Silence"));
+    form.toggle = () => {
+      draft.open = !draft.open;
+      form.hidden = !draft.open;
+      if (draft.open) drafts.set(alert.id, draft);
+      return draft.open;
+    };
     form.onsubmit = (e) => {
       e.preventDefault();
-      actions.run(alert.id, "Silence", () => api("/api/v1/silences", { method: "POST", body: {
-        matchers: [{ label: "rule", value: alert.rule }], sites: [alert.site], duration,
-        comment: comment.value, created_by: actor() } }));
+      actions.run(alert.id, "Silence", async () => {
+        await api("/api/v1/silences", { method: "POST", body: {
+          matchers: [{ label: "rule", value: alert.rule }], sites: [alert.site],
+          duration: draft.duration, comment: draft.comment, created_by: actor() } });
+        drafts.delete(alert.id);
+      });
     };
     return form;
   }
@@ -61,10 +76,9 @@ export function mount(root, { stream }) {
       "Acknowledge"));
     }
     if (alert.state !== "resolved") {
-      buttons.append(h("button", { type: "button", "aria-expanded": "false", ...op, onclick: (e) => {
-        form.hidden = !form.hidden;
-        e.target.setAttribute("aria-expanded", String(!form.hidden));
-      } }, "Silence…"));
+      buttons.append(h("button", { type: "button", "aria-expanded": String(!form.hidden), ...op,
+        onclick: (e) => { e.target.setAttribute("aria-expanded", String(form.toggle())); } },
+      "Silence…"));
     }
     const feedback = h("span", { class: "feedback", role: "group", "aria-label": "Was this alert right?" },
       h("span", { class: "muted small" }, "Was it right?"),
