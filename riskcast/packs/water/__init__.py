@@ -115,5 +115,6 @@ PACK = Pack(
                "classes": {"wqi_class": ["excellent", "good", "medium", "bad", "very bad"],
                            "cpcb_class": ["A", "B", "C", "D", "E", "below E"]},
                "charts": ["wqi", "do_mgl", "ph", "bod_mgl", "turbidity_ntu",
-                          "fecal_coliform_cfu100ml"]},
+                          "fecal_coliform_cfu100ml", "pred_water_do_forecast",
+                          "pred_water_wqi_forecast"]},
 )

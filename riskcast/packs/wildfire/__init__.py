@@ -66,5 +66,6 @@ PACK = Pack(
     models=[ServedModel(name="wildfire-occurrence", variable="pred_wildfire_occurrence")],
     simulator=FireWeatherStation.make,
     dashboard={"primary": "fwi", "class": "danger_class",
-               "charts": ["fwi", "ffmc", "dmc", "dc", "temp_c", "rh_pct"]},
+               "charts": ["fwi", "ffmc", "dmc", "dc", "temp_c", "rh_pct",
+                          "pred_wildfire_occurrence"]},
 )
