@@ -106,3 +106,14 @@ def test_a_revoked_key_brings_the_login_form_back(live: Site, page: Any) -> None
     # The page is read again with the new key, and the stream is live on it.
     expect(page.locator("#alerts")).to_contain_text("No alerts here.")
     expect(page.locator("#conn")).to_have_attribute("data-status", "live")
+
+
+def test_a_key_scoped_to_one_site_sees_that_site_live(live: Site, page: Any) -> None:
+    scoped = live.post("/api/v1/keys", {"role": "viewer", "name": "hill", "sites": ["s1"]})
+    page.goto(f"{live.url}/?key={scoped['key']}#/")
+    expect(page.locator("#conn")).to_have_attribute("data-status", "live")
+    expect(page.locator("#sites [data-site]")).to_have_count(1)
+    expect(page.locator("#summary")).to_contain_text("1 site")
+    live.reading("s1", "temp_c", 19.5, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+    expect(page.locator('#sites [data-site="s1"]')).to_contain_text("19.5 °C", timeout=1000)
+    assert page.errors == []
