@@ -139,3 +139,39 @@ def test_a_killed_worker_is_replaced(tmp_path: Path, database: str,
         httpx.get(f"{server.url}/health/ready").raise_for_status()
     finally:
         server.stop()
+
+
+def test_keys_and_stream_tokens_work_on_every_process(tmp_path: Path, database: str,
+                                                      redis_server: Daemon) -> None:
+    """Auth on: a key made through one process and a token it signed work on the other
+    (keys and the token secret live in PostgreSQL)."""
+    admin = "scale-out-admin-key-0123456789abcdef"
+    bus = f"redis://127.0.0.1:{redis_server.port}/0"
+    env = {"RISKCAST_AUTH": "true", "RISKCAST_ADMIN_KEY": admin}
+    a = ServeProcess(tmp_path, storage=database, bus=bus, env=env, name="a")
+    b = ServeProcess(tmp_path, storage=database, bus=bus, env=env, name="b")
+    try:
+        a.start()
+        b.start()
+        as_admin = {"authorization": f"Bearer {admin}"}
+        made = httpx.post(f"{a.url}/api/v1/keys", headers=as_admin,
+                          json={"role": "operator", "name": "loader"})
+        assert made.status_code in (200, 201), made.text
+        key = {"authorization": f"Bearer {made.json()['key']}"}
+        httpx.post(f"{b.url}/api/v1/sites", json={"id": "sec"}, headers=key).raise_for_status()
+        assert httpx.get(f"{b.url}/api/v1/sites").status_code == 401
+        token = httpx.post(f"{a.url}/api/v1/auth/token", headers=key).json()["token"]
+
+        async def scenario() -> None:
+            stream = Stream()
+            await stream.connect(f"{b.ws_url}?token={token}", ["site.sec"])
+            async with httpx.AsyncClient(headers=key) as client:
+                r = await post_readings(client, a.url, [reading("sec", 1)])
+                assert r.status_code == 200, r.text
+            assert values(await stream.read(1)) == [1.0]
+            await stream.close()
+
+        asyncio.run(scenario())
+    finally:
+        a.stop()
+        b.stop()
