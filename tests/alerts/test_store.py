@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
 import uuid
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -27,6 +27,7 @@ from riskcast.alerts.rules import parse_rule
 from riskcast.alerts.sqlite import SqliteAlertStore
 from riskcast.alerts.store import AlertStore
 from riskcast.exceptions import StorageError
+
 
 def _postgres(_: Path) -> AlertStore:
     """A PostgreSQL alert store in a schema of its own (dropped after the test)."""
