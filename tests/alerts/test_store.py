@@ -162,9 +162,9 @@ async def test_a_change_is_all_or_nothing(store: AlertStore, tmp_path: Path) -> 
 
         with psycopg.connect(URL, autocommit=True) as conn:
             schema = store.schema
-            conn.execute(f"CREATE FUNCTION {schema}.boom() RETURNS trigger LANGUAGE plpgsql "  # type: ignore[arg-type]
+            conn.execute(f"CREATE FUNCTION {schema}.boom() RETURNS trigger LANGUAGE plpgsql "
                          "AS $$ BEGIN RAISE EXCEPTION 'boom'; END $$")
-            conn.execute(f"CREATE TRIGGER boom BEFORE INSERT ON {schema}.alert_outbox "  # type: ignore[arg-type]
+            conn.execute(f"CREATE TRIGGER boom BEFORE INSERT ON {schema}.alert_outbox "
                          f"FOR EACH ROW EXECUTE FUNCTION {schema}.boom()")
     else:
         # the outbox insert fails inside the transaction, after the alert update
