@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from riskcast.models.predict import Predictor
     from riskcast.models.service import ModelService
     from riskcast.pipeline.pipeline import Pipeline
+    from riskcast.storage.base import Latest
 
 log = logging.getLogger(__name__)
 DAY_US: Final = 86_400_000_000
@@ -121,6 +122,9 @@ class OnlinePredictions:
         self._checked = 0.0
         self._learners: dict[tuple[str, int, str], _Learner] = {}
         self._rows: dict[tuple[str, str], deque[tuple[int, int, np.ndarray[Any, Any]]]] = {}
+        #: The newest committed (time, value, quality) per (site, variable) of served sites,
+        #: so a feature row needs no query; storage answers what is not here (a restart).
+        self._latest: dict[tuple[str, str], tuple[int, float, int]] = {}
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -150,17 +154,26 @@ class OnlinePredictions:
             # A deploy here or in another process may change what the models read.
             self._generation, self._checked = models.registry.generation, now
             self._inputs.clear()
-        spans: dict[tuple[str, str], tuple[int, int]] = {}
-        for site_id, variable, t, *_ in rows:
+        # Per (site, variable): the span, and the value and quality at its newest time.
+        spans: dict[tuple[str, str], tuple[int, int, float, int]] = {}
+        for site_id, variable, t, value, quality, _ in rows:
             span = spans.get((site_id, variable))
-            spans[(site_id, variable)] = (t, t) if span is None else (min(span[0], t),
-                                                                    max(span[1], t))
+            if span is None:
+                spans[(site_id, variable)] = (t, t, value, quality)
+            elif t >= span[1]:
+                spans[(site_id, variable)] = (min(span[0], t), t, value, quality)
+            elif t < span[0]:
+                spans[(site_id, variable)] = (t, *span[1:])
         packs = self.pipeline.packs.packs
-        for (site_id, variable), (lo, hi) in spans.items():
+        latest = self._latest
+        for (site_id, variable), (lo, hi, value, quality) in spans.items():
             site = self.pipeline.sites.get(site_id)
             pack = packs.get(site.pack) if site is not None else None
             if pack is None or not pack.models:
                 continue
+            known = latest.get((site_id, variable))
+            if known is None or hi >= known[0]:
+                latest[(site_id, variable)] = (hi, value, quality)
             for served in pack.models:
                 if variable == served.variable:
                     continue
@@ -244,28 +257,36 @@ class OnlinePredictions:
 
     async def _feature_row(self, predictor: Predictor, site: Site, t: int,
                            ) -> tuple[np.ndarray[Any, Any], int] | None:
-        """Each feature's latest good reading at or before ``t`` within ``window``: one query
-        for the newest of every series of the site, then a look back only for a series whose
-        newest reading is bad, too old or after ``t``."""
+        """Each feature's latest good reading at or before ``t`` within ``window``: from the
+        newest values seen committed, else from storage (one query for the site's newest
+        values, then a look back only for a series whose newest is bad, too old or too new)."""
         meta = predictor.meta
-        storage = self.pipeline.storage
-        newest = {r.variable: r for r in await storage.latest(site.id)}
         x = np.empty(len(meta.features))
         quality = 0
+        newest: dict[str, Latest] | None = None
         for j, feature in enumerate(meta.features):
             variable = meta.source_of(feature)
-            r = newest.get(variable)
-            if r is not None and r.quality < BAD and t - self.window_us < r.time <= t:
-                x[j], q = r.value, r.quality
+            seen = self._latest.get((site.id, variable))
+            if seen is not None and seen[2] < BAD and t - self.window_us < seen[0] <= t:
+                x[j], q = seen[1], seen[2]
             else:
-                points = await storage.read_series(site.id, variable, t - self.window_us + 1,
-                                                   t + 1, limit=5, descending=True)
-                good = next((p for p in points if p.quality < BAD), None)
-                if good is None:
+                if newest is None:
+                    newest = {r.variable: r for r in await self.pipeline.storage.latest(site.id)}
+                found = await self._stored_value(site, variable, t, newest.get(variable))
+                if found is None:
                     return None
-                x[j], q = good.value, good.quality
+                x[j], q = found
             quality = max(quality, q)
         return x, quality
+
+    async def _stored_value(self, site: Site, variable: str, t: int, r: Latest | None,
+                            ) -> tuple[float, int] | None:
+        if r is not None and r.quality < BAD and t - self.window_us < r.time <= t:
+            return r.value, r.quality
+        points = await self.pipeline.storage.read_series(
+            site.id, variable, t - self.window_us + 1, t + 1, limit=5, descending=True)
+        good = next((p for p in points if p.quality < BAD), None)
+        return None if good is None else (good.value, good.quality)
 
     async def _serve_estimator(self, name: str, variable: str, site: Site, t: int,
                                production: Predictor, staging: Predictor | None) -> None:
