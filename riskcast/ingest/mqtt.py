@@ -215,6 +215,11 @@ class MqttSource:
         self.readings = 0
         self.rejected = 0
         self.reconnects = 0
+        #: Set while reading from the broker is paused: ``max_buffered`` messages wait for
+        #: batches that wait for commits. The broker holds the rest (QoS 0 beyond its queue
+        #: limit is dropped by the broker, as QoS 0 may be).
+        self.paused = asyncio.Event()
+        self.pauses = 0
         self._series: dict[tuple[str, str], _Series] = {}
         self._topics: dict[str, _Series] = {}  # riskcast/<site>/<variable> seen well-formed
         self._pending: list[_Message] = []
@@ -225,7 +230,9 @@ class MqttSource:
         return {"broker": f"{self.host}:{self.port}", "connected": self.connected.is_set(),
                 "messages": self.messages, "malformed": self.malformed,
                 "readings": self.readings, "rejected": self.rejected,
-                "reconnects": self.reconnects, "sites": len(self.health)}
+                "reconnects": self.reconnects, "sites": len(self.health),
+                "buffered": len(self._pending), "paused": self.paused.is_set(),
+                "pauses": self.pauses}
 
     def sensors(self) -> dict[str, dict[str, Any]]:
         now = time.monotonic()
@@ -277,7 +284,8 @@ class MqttSource:
                     if len(self._flushes) >= self.max_in_flight:
                         await asyncio.wait(self._flushes, return_when=asyncio.FIRST_COMPLETED)
                     batch = self._take()
-                    if conn.paused and len(self._pending) < self.max_buffered // 2:
+                    if self.paused.is_set() and len(self._pending) <= self.max_buffered // 2:
+                        self.paused.clear()
                         conn.resume_reading()
                     previous = asyncio.create_task(self._flush(conn, batch, previous))
                     self._flushes.add(previous)
@@ -286,6 +294,7 @@ class MqttSource:
                     conn.lost.result()  # raises why
         finally:
             conn.close()
+            self.paused.clear()
 
     def _take(self) -> list[_Message]:
         """The next batch: at most ``batch_max`` messages and about ``batch_bytes`` of
@@ -314,8 +323,10 @@ class MqttSource:
         pending.append((topic, message.payload, message.qos, message.mid))
         if len(pending) == 1:
             self._wake.set()
-        elif len(pending) >= self.max_buffered:
+        elif len(pending) >= self.max_buffered and not self.paused.is_set():
             self._conn.pause_reading()
+            self.pauses += 1
+            self.paused.set()
 
     def _readings(self, messages: list[_Message]) -> list[ReadingIn | None]:
         """The readings of a batch; malformed messages counted and logged. Plain-number topics

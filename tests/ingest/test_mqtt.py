@@ -185,3 +185,85 @@ async def test_no_qos1_message_lost_across_a_crash_and_a_broker_restart(
         await asyncio.gather(task, return_exceptions=True)
     values = await stored(pipeline, "s1", "temp_c")
     assert values == [float(i) for i in range(500)]
+
+
+@pytest.mark.anyio
+async def test_messages_of_one_series_arriving_together_are_all_stored(
+        own_broker: Broker, pipeline: Pipeline) -> None:
+    # A burst on one topic lands in one batch: each message keeps its own arrival time
+    # (one microsecond apart at least), none is stored over another.
+    url = f"mqtt://127.0.0.1:{own_broker.port}"
+    counting = Counting(pipeline, 300)
+    source = MqttSource(url, counting, client_id=f"riskcast-test-{uuid.uuid4().hex}")
+    task = asyncio.create_task(source.run())
+    try:
+        await connected(source, task)
+        burst = [("riskcast/s1/temp_c", str(float(i)).encode()) for i in range(300)]
+        await asyncio.to_thread(publish, "127.0.0.1", own_broker.port, burst, 0)
+        await asyncio.wait_for(counting.done.wait(), 20)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    points = await pipeline.storage.read_series("s1", "temp_c", 0, 2**62, limit=1000)
+    assert [p.value for p in points] == [float(i) for i in range(300)]
+    assert source.sensors()["s1"]["messages"] == 300
+
+
+@pytest.mark.anyio
+async def test_reading_pauses_while_commits_lag_and_nothing_is_lost(
+        own_broker: Broker, pipeline: Pipeline) -> None:
+    # Commits are held back: the source stops reading once max_buffered messages wait (the
+    # broker keeps the rest), and resumes when the commits go through.
+    release = asyncio.Event()
+    counting = Counting(pipeline, 2_000)
+
+    async def slow(items: Sequence[ReadingIn | None], source: str) -> Any:
+        await release.wait()
+        return await counting(items, source)
+
+    source = MqttSource(f"mqtt://127.0.0.1:{own_broker.port}", slow,
+                        client_id=f"riskcast-test-{uuid.uuid4().hex}", batch_max=100,
+                        max_in_flight=2, max_buffered=300)
+    task = asyncio.create_task(source.run())
+    try:
+        await connected(source, task)
+        messages = [("riskcast/s2", json.dumps({"time": T0 + i, "temp_c": float(i)}).encode())
+                    for i in range(2_000)]
+        await asyncio.to_thread(publish, "127.0.0.1", own_broker.port, messages)
+        await asyncio.wait_for(source.paused.wait(), 20)
+        # At most two batches in flight, max_buffered waiting, and one more message read.
+        assert source.stats()["buffered"] <= 300
+        assert source.messages <= 2 * 100
+        release.set()
+        await asyncio.wait_for(counting.done.wait(), 30)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert await stored(pipeline, "s2", "temp_c") == [float(i) for i in range(2_000)]
+    assert source.pauses >= 1 and not source.paused.is_set()
+
+
+@pytest.mark.anyio
+async def test_subscriber_reconnects_after_a_broker_restart(
+        own_broker: Broker, pipeline: Pipeline) -> None:
+    counting = Counting(pipeline, 2)
+    source = MqttSource(f"mqtt://127.0.0.1:{own_broker.port}", counting,
+                        client_id=f"riskcast-test-{uuid.uuid4().hex}", max_backoff=1.0)
+    task = asyncio.create_task(source.run())
+    try:
+        await connected(source, task)
+        # With a time, so a message the broker sends again after its restart is stored once.
+        await asyncio.to_thread(publish, "127.0.0.1", own_broker.port,
+                                [("riskcast/s1", b'{"time": %d, "temp_c": 1}' % T0)])
+        own_broker.stop()
+        own_broker.start()
+        # Published while the subscriber may still be away: its session keeps it.
+        await asyncio.to_thread(publish, "127.0.0.1", own_broker.port,
+                                [("riskcast/s1", b'{"time": %d, "rh_pct": 40}' % T0)])
+        await asyncio.wait_for(counting.done.wait(), 30)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert await stored(pipeline, "s1", "temp_c") == [1.0]
+    assert await stored(pipeline, "s1", "rh_pct") == [40.0]
+    assert source.reconnects >= 1
