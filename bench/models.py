@@ -5,7 +5,7 @@ A 100-tree LightGBM classifier on 15 features (synthetic data), registered throu
 
 * one row through ``ModelService.predict`` (cached predictor, booster path) vs the scikit-learn
   wrapper's ``predict_proba`` vs a naive server that loads the model file per request;
-* one online prediction through the pipeline path (``OnlinePredictions``: the 15 latest values
+* one online prediction through the pipeline path (``OnlinePredictions``: the 15 newest values
   read from SQLite, predicted, the prediction committed and published);
 * batch rows/s: ``ModelService.predict_batch`` (columns; the compiled library once built), the
   booster alone, the TL2cgen-compiled library alone, ONNX Runtime (when ``onnxruntime`` and
@@ -225,7 +225,7 @@ async def _pipeline_path(service: ModelService, tmp: Path, x: np.ndarray[Any, An
         await predictions._serve_estimator("bench", "pred_bench", site, t0 + i, predictor, None)
         whole[i] = time.perf_counter() - start
     print("one online prediction through the pipeline (SQLite)")
-    line("read 15 latest values + predict", compute * 1e6)
+    line("feature row (newest values seen) + predict", compute * 1e6)
     line("... + commit (group commit) + publish", whole * 1e6)
     await pipeline.aclose()
     await storage.aclose()
