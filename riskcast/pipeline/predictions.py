@@ -118,6 +118,8 @@ class OnlinePredictions:
         self.window_us = window_us
         self._pending: dict[tuple[str, str, str], tuple[int, int]] = {}
         self._inputs: dict[str, frozenset[str]] = {}
+        #: (model, alias) pairs found unset, until the registry changes (no query per run).
+        self._absent: set[tuple[str, str]] = set()
         self._generation = -1
         self._checked = 0.0
         self._learners: dict[tuple[str, int, str], _Learner] = {}
@@ -154,6 +156,7 @@ class OnlinePredictions:
             # A deploy here or in another process may change what the models read.
             self._generation, self._checked = models.registry.generation, now
             self._inputs.clear()
+            self._absent.clear()
         # Per (site, variable): the span, and the value and quality at its newest time.
         spans: dict[tuple[str, str], tuple[int, int, float, int]] = {}
         for site_id, variable, t, value, quality, _ in rows:
@@ -230,9 +233,12 @@ class OnlinePredictions:
 
     def _version(self, name: str, alias: str) -> Predictor | ForecasterSet | None:
         assert self.models is not None
+        if (name, alias) in self._absent:
+            return None
         try:
             return self.models.servable(name, alias)
         except NotFoundError:
+            self._absent.add((name, alias))
             return None
 
     async def _serve(self, name: str, variable: str, site: Site, lo: int, hi: int) -> None:
@@ -427,7 +433,7 @@ class OnlinePredictions:
             return None
         version, X = found
         try:
-            meta = self.models.registry.resolve(condition.model, version)
+            meta = self.models.servable(condition.model, version).meta
         except NotFoundError:
             return None
         features = meta.features if condition.feature == "any" else (condition.feature,)
