@@ -32,11 +32,14 @@ import math
 import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from riskcast.exceptions import ValidationError
+from riskcast.models.drift import reference_sample
 from riskcast.models.forecasters import (
     ARTIFACT_KIND,
     Forecaster,
@@ -76,17 +79,25 @@ class Score:
 
 
 def prequential(series: Iterable[tuple[float, float]], *, hourly: bool = True,
-                forecaster: Forecaster | None = None, **options: Any) -> Score:
+                forecaster: Forecaster | None = None, rows: list[list[float]] | None = None,
+                **options: Any) -> Score:
     """Test-then-train over one station's ``(time, value)`` pairs, times increasing.
 
     Every step after the first is scored: forecast from the past, score it and persistence,
-    then learn the value. ``forecaster`` defaults to a new :class:`StationForecaster`.
+    then learn the value. ``forecaster`` defaults to a new :class:`StationForecaster`; with
+    ``rows``, the feature row of each forecast is appended to it (the drift reference).
     """
     model = forecaster if forecaster is not None else StationForecaster(hourly=hourly, **options)
     err_model = err_persist = 0.0
     steps = 0
     last: float | None = None
+    features_at = getattr(model, "features_at", None)
+    names: tuple[str, ...] = getattr(model, "features", ())
     for t, y in series:
+        if rows is not None and features_at is not None:
+            x = features_at(t)
+            if x is not None:
+                rows.append([x[name] for name in names])
         guess = model.predict_one(t)
         if last is not None:
             if guess is None:
@@ -110,6 +121,8 @@ class Evaluation:
     states: dict[str, dict[str, Any]]
     features: tuple[str, ...]
     hyperparameters: dict[str, Any]
+    #: A sample of the feature rows forecasts were made from (drift reference).
+    reference: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def pooled(self) -> Score:
@@ -133,13 +146,16 @@ def evaluate(series: Mapping[str, Sequence[tuple[float, float]]], target: str, *
     scores: dict[str, Score] = {}
     states: dict[str, dict[str, Any]] = {}
     probe = StationForecaster(hourly=hourly, **options)
+    rows: list[list[float]] = []
     for station, points in series.items():
         model = StationForecaster(hourly=hourly, **options)
-        scores[station] = prequential(points, forecaster=model)
+        scores[station] = prequential(points, forecaster=model, rows=rows)
         states[station] = model.state()
     params = {"lags": probe.lags, "window": probe.window, "hourly": hourly,
               "learning_rate": probe.learning_rate, "clip_gradient": probe.clip_gradient}
-    return Evaluation(target, scores, states, probe.features, params)
+    reference = (reference_sample(np.array(rows, dtype=float), probe.features) if rows
+                 else {})
+    return Evaluation(target, scores, states, probe.features, params, reference)
 
 
 # -- data ---------------------------------------------------------------------------------
@@ -241,7 +257,7 @@ def register(registry: ModelRegistry, name: str, evaluation: Evaluation, data: s
                  "baseline_name": "persistence (last value)",
                  "mae_ratio": pooled.ratio, "stations_won": evaluation.wins,
                  "stations": stations},
-        created_by=by, sources={"y": evaluation.target})
+        created_by=by, sources={"y": evaluation.target}, reference=evaluation.reference)
     return registry.register(meta, {"kind": ARTIFACT_KIND, "states": evaluation.states})
 
 

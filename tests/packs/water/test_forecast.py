@@ -171,6 +171,8 @@ async def test_registered_forecaster_is_served_per_station(tmp_path: Path) -> No
     finally:
         registry.close()
     assert meta.sources == {"y": "do_mgl"}
+    assert set(meta.reference) == set(ev.features)  # the drift reference: forecast rows
+    assert 0 < len(meta.reference["lag_1"]) <= 2000
     service = ModelService(tmp_path, None)
     await service.start()
     try:
