@@ -88,3 +88,33 @@ async def test_a_missing_feature_counts_as_incomplete(served: Pipeline) -> None:
     rows = served.predictions.recent_rows("wildfire-occurrence", "f1", 10**12)
     assert rows is not None and rows[0] == 1
     np.testing.assert_array_equal(rows[1], [[35.0, 40.0, 17.0, 0.0]])
+
+
+async def test_the_wqi_forecaster_follows_the_derived_index(tmp_path: Path) -> None:
+    storage = SqliteStorage(tmp_path / "w.db", synchronous="normal")
+    await storage.open()
+    pipeline = Pipeline(storage, MemoryBus(), PackSet.load(["water"]), Settings(data_dir=tmp_path))
+    models = ModelService(tmp_path)
+    models.train_sync("water-wqi-forecast", {"days": 2})
+    await models.deploy("water-wqi-forecast", 1)
+    pipeline.predictions.attach(models)
+    await pipeline.start()
+    try:
+        await pipeline.put_site(Site(id="water-1", pack="water"))
+        for hour, do in enumerate([95.0, 90.0, 70.0, 85.0]):
+            await pipeline.ingest([
+                ReadingIn(site="water-1", variable=k, value=v, time=T0 + hour * 3600)
+                for k, v in {"do_sat_pct": do, "ph": 7.2, "bod_mgl": 2.0,
+                             "turbidity_ntu": 5.0}.items()])
+            await pipeline.derive.drained()
+            await pipeline.predictions.drained()
+        wqi = await storage.read_series("water-1", "wqi", 0, 2**62, limit=10)
+        forecasts = await storage.read_series("water-1", "pred_water_wqi_forecast", 0, 2**62,
+                                              limit=10)
+        assert len(wqi) == 4 and [p.time for p in forecasts] == [p.time for p in wqi]
+        assert {p.source for p in forecasts} == {"model:water-wqi-forecast@1"}
+        assert pipeline.predictions.failures == 0
+    finally:
+        await pipeline.aclose()
+        await models.aclose()
+        await storage.aclose()
