@@ -149,7 +149,8 @@ def test_more_fecal_coliform_never_raises_its_subindex(a: float, b: float) -> No
 @given(st.floats(0, 40), st.floats(0, 40))
 def test_warmer_water_holds_less_oxygen(a: float, b: float) -> None:
     cool, warm = sorted((a, b))
-    assert float(do_saturation_mgl(warm)) <= float(do_saturation_mgl(cool))
+    # Within float rounding: two temperatures a hair apart may round the other way (1e-12).
+    assert float(do_saturation_mgl(warm)) <= float(do_saturation_mgl(cool)) + 1e-9
 
 
 def test_module_exposes_no_mutable_curve_state() -> None:
