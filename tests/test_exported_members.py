@@ -5,8 +5,9 @@ import riskcast
 
 def test_exported_members() -> None:
     assert sorted(riskcast.__all__) == sorted([
-        "BackupError", "Bus", "BusError", "ConfigError", "ConflictError", "Event", "HistoryGapError",
-        "MissingExtraError", "NotFoundError", "OverloadedError", "Pack", "ReadingIn",
+        "BackupError", "Bus", "BusError", "ConfigError", "ConflictError", "Event",
+        "HistoryGapError", "MissingExtraError", "NotFoundError", "OverloadedError", "Pack",
+        "ReadingIn",
         "RiskcastError", "Settings", "Site", "Storage", "StorageError", "ValidationError",
         "Variable", "__version__", "load_settings"])
     for name in riskcast.__all__:

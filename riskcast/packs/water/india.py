@@ -132,7 +132,7 @@ def parse(rows: Iterable[Sequence[str]]) -> list[IndiaSample]:
 
 
 def _repair(sample: IndiaSample, values: dict[str, float | None]) -> None:
-    """Undo the shifted layout, drop missing-value markers and impossible values, fill ``sample``."""
+    """Undo the shifted layout, drop missing markers and impossible values; fill ``sample``."""
     ph, do, ec = values["ph"], values["do_mgl"], values["conductivity_uscm"]
     if (ph is not None and ph > 14 and do is not None and 0 <= do <= 14
             and ec is not None and 0 <= ec <= 25):

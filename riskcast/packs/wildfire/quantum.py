@@ -75,7 +75,7 @@ class VQCClassifier:
     def fit(self, X: FloatArray, y: IntArray) -> VQCClassifier:
         """Train on ``X`` (rows x qubits) and labels ``y`` in {0, 1}."""
         try:
-            import pennylane as qml  # type: ignore[import-untyped]
+            import pennylane as qml
             from pennylane import numpy as pnp
         except ImportError as err:
             raise PennyLaneMissingError() from err
