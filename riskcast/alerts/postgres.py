@@ -10,8 +10,8 @@ JSON (``bytea``) beside the columns queries filter on, as in the SQLite store.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection
-from contextlib import asynccontextmanager
+from collections.abc import Collection
+from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
 import msgspec
@@ -28,12 +28,11 @@ from riskcast.alerts.records import (
     Transition,
 )
 from riskcast.alerts.store import AlertStore
-from riskcast.exceptions import MissingExtraError, StorageError
+from riskcast.exceptions import MissingExtraError
+from riskcast.storage.pgpool import PostgresPool
 
 try:
     import psycopg
-    from psycopg import sql
-    from psycopg_pool import AsyncConnectionPool
 except ImportError as err:  # pragma: no cover - exercised only without the extra
     raise MissingExtraError("psycopg", "postgres") from err
 
@@ -82,47 +81,23 @@ class PostgresAlertStore(AlertStore):
         self.schema = schema
         self.pool_size = pool_size
         self.connect_timeout = connect_timeout
-        self._pool: AsyncConnectionPool[Any] | None = None
+        self._pool = PostgresPool(url, schema=schema, size=pool_size,
+                                  connect_timeout=connect_timeout, what="postgres (alerts)")
 
-    async def _configure(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        await conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
-
-    @asynccontextmanager
-    async def _conn(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-        if self._pool is None:
-            raise StorageError("alert store is not open")
-        try:
-            async with self._pool.connection() as conn:
-                yield conn
-        except psycopg.Error as err:
-            raise StorageError(f"postgres (alerts): {err}") from err
+    def _conn(self) -> AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]:
+        return self._pool.connection()
 
     async def open(self) -> None:
-        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-            self.url, min_size=1, max_size=self.pool_size, open=False,
-            kwargs={"autocommit": True}, configure=self._configure,
-            check=AsyncConnectionPool.check_connection, name=f"riskcast-alerts-{self.schema}")
+        await self._pool.open()
         try:
-            await pool.open(wait=True, timeout=self.connect_timeout)
-        except psycopg.Error as err:
-            await pool.close()
-            raise StorageError(f"postgres (alerts): cannot connect: {err}") from err
-        self._pool = pool
-        try:
-            async with self._conn() as conn, conn.transaction():
-                await conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
-                                   (_SCHEMA_LOCK, self.schema))
-                await conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
-                    sql.Identifier(self.schema)))
-                await conn.execute(sql.SQL(_SCHEMA))
+            await self._pool.migrate(lock=_SCHEMA_LOCK, table="alert_schema_version",
+                                     migrations=[(1, _SCHEMA)])
         except BaseException:
             await self.aclose()
             raise
 
     async def aclose(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            await pool.close()
+        await self._pool.aclose()
 
     # -- writes ---------------------------------------------------------------------------
 

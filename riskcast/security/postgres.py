@@ -8,21 +8,19 @@ migrations in one transaction under an advisory lock (their own version table,
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from riskcast.core.clock import now_us
-from riskcast.exceptions import MissingExtraError, StorageError
+from riskcast.exceptions import MissingExtraError
 from riskcast.security.keys import KeyRecord, Role
 from riskcast.security.store import AuditQuery, AuditRecord, KeyStore
+from riskcast.storage.pgpool import PostgresPool
 from riskcast.types import Micros
 
 try:
     import psycopg
-    from psycopg import sql
     from psycopg.types.json import Jsonb
-    from psycopg_pool import AsyncConnectionPool
 except ImportError as err:  # pragma: no cover - exercised only without the extra
     raise MissingExtraError("psycopg", "postgres") from err
 
@@ -58,64 +56,25 @@ class PostgresKeyStore(KeyStore):
         self.schema = schema
         self.pool_size = pool_size
         self.connect_timeout = connect_timeout
-        self._pool: AsyncConnectionPool[Any] | None = None
+        self._pool = PostgresPool(url, schema=schema, size=pool_size,
+                                  connect_timeout=connect_timeout, what="key store: postgres")
 
-    async def _configure(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        await conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
-
-    @asynccontextmanager
-    async def _conn(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-        if self._pool is None:
-            raise StorageError("key store is not open")
-        try:
-            async with self._pool.connection() as conn:
-                yield conn
-        except psycopg.Error as err:
-            raise StorageError(f"key store: postgres: {err}") from err
+    def _conn(self) -> AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]:
+        return self._pool.connection()
 
     async def open(self) -> None:
-        if self._pool is not None:
+        if self._pool.is_open:
             return
-        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-            self.url, min_size=1, max_size=self.pool_size, open=False,
-            kwargs={"autocommit": True}, configure=self._configure,
-            name=f"riskcast-keys-{self.schema}")
+        await self._pool.open()
         try:
-            await pool.open(wait=True, timeout=self.connect_timeout)
-        except psycopg.Error as err:
-            await pool.close()
-            raise StorageError(f"key store: postgres: cannot connect: {err}") from err
-        self._pool = pool
-        try:
-            await self._migrate()
+            await self._pool.migrate(lock=_MIGRATION_LOCK, table="auth_schema_version",
+                                     migrations=_MIGRATIONS)
         except BaseException:
             await self.aclose()
             raise
 
-    async def _migrate(self) -> None:
-        schema = sql.Identifier(self.schema)
-        async with self._conn() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
-                               (_MIGRATION_LOCK, self.schema))
-            await conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(schema))
-            await conn.execute(sql.SQL(
-                "CREATE TABLE IF NOT EXISTS {}.auth_schema_version (version integer PRIMARY "
-                "KEY, applied_us bigint NOT NULL)").format(schema))
-            cur = await conn.execute(sql.SQL(
-                "SELECT coalesce(max(version), 0) FROM {}.auth_schema_version").format(schema))
-            row = await cur.fetchone()
-            version = int(row[0]) if row else 0
-            for number, text in _MIGRATIONS:
-                if number > version:
-                    await conn.execute(sql.SQL(text))
-                    await conn.execute(sql.SQL(
-                        "INSERT INTO {}.auth_schema_version (version, applied_us) "
-                        "VALUES (%s, %s)").format(schema), (number, now_us()))
-
     async def aclose(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            await pool.close()
+        await self._pool.aclose()
 
     async def put_key(self, record: KeyRecord) -> None:
         async with self._conn() as conn:

@@ -25,13 +25,12 @@ from riskcast.core.sites import Site
 from riskcast.core.sources import SourcePriority
 from riskcast.exceptions import MissingExtraError, StorageError
 from riskcast.storage.base import Bucket, Latest, Point, Storage
+from riskcast.storage.pgpool import PostgresPool
 from riskcast.types import ReadingRow
 
 try:
     import psycopg
-    from psycopg import sql
     from psycopg.types.json import Jsonb
-    from psycopg_pool import AsyncConnectionPool
 except ImportError as err:  # pragma: no cover - exercised only without the extra
     raise MissingExtraError("psycopg", "postgres") from err
 
@@ -91,41 +90,24 @@ class PostgresStorage(Storage):
         self.priority = priority or SourcePriority()
         self.pool_size = pool_size
         self.connect_timeout = connect_timeout
-        self._pool: AsyncConnectionPool[Any] | None = None
+        self._pool = PostgresPool(url, schema=schema, size=pool_size,
+                                  connect_timeout=connect_timeout, what="postgres")
         self._closed = False
 
     # -- plumbing ---------------------------------------------------------------------
-
-    async def _configure(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        await conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
 
     @asynccontextmanager
     async def _conn(self, wait: float | None = None
                     ) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
         if self._closed:
             raise StorageError("storage is closed")
-        if self._pool is None:
-            raise StorageError("storage is not open")
-        try:
-            async with self._pool.connection(timeout=wait) as conn:
-                yield conn
-        except psycopg.Error as err:
-            raise StorageError(f"postgres: {err}") from err
+        async with self._pool.connection(wait) as conn:
+            yield conn
 
     # -- lifecycle --------------------------------------------------------------------
 
     async def open(self) -> None:
-        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-            self.url, min_size=1, max_size=self.pool_size, open=False,
-            kwargs={"autocommit": True}, configure=self._configure,
-            check=AsyncConnectionPool.check_connection, name=f"riskcast-{self.schema}",
-            timeout=self.connect_timeout)
-        try:
-            await pool.open(wait=True, timeout=self.connect_timeout)
-        except psycopg.Error as err:
-            await pool.close()
-            raise StorageError(f"postgres: cannot connect: {err}") from err
-        self._pool = pool
+        await self._pool.open()
         try:
             await self.migrate()
         except BaseException:
@@ -134,34 +116,14 @@ class PostgresStorage(Storage):
 
     async def migrate(self) -> int:
         """Apply the migrations not yet applied; returns the schema version."""
-        async with self._conn() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
-                               (_MIGRATION_LOCK, self.schema))
-            schema = sql.Identifier(self.schema)
-            await conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(schema))
-            await conn.execute(sql.SQL(
-                "CREATE TABLE IF NOT EXISTS {}.schema_version (version integer PRIMARY KEY, "
-                "applied_us bigint NOT NULL)").format(schema))
-            cur = await conn.execute(sql.SQL(
-                "SELECT coalesce(max(version), 0) FROM {}.schema_version").format(schema))
-            row = await cur.fetchone()
-            version = int(row[0]) if row else 0
-            for number, text in _migrations():
-                if number > version:
-                    await conn.execute(sql.SQL(text))
-                    await conn.execute(sql.SQL(
-                        "INSERT INTO {}.schema_version (version, applied_us) VALUES (%s, %s)"
-                    ).format(schema), (number, now_us()))
-                    version = number
-            return version
+        return await self._pool.migrate(lock=_MIGRATION_LOCK, table="schema_version",
+                                        migrations=_migrations())
 
     async def aclose(self) -> None:
         if self._closed:
             return
         self._closed = True
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            await pool.close()
+        await self._pool.aclose()
 
     async def ping(self) -> None:
         async with self._conn(wait=2.0) as conn:
