@@ -221,10 +221,18 @@ class MqttConnection:
         self._call(unregister)
 
     def _on_register_write(self, client: paho.Client, userdata: Any, sock: Any) -> None:
-        self._call(self.loop.add_writer, sock.fileno(), self._on_writable)
+        def register() -> None:
+            if self._fd >= 0:  # not when closed while connecting
+                self.loop.add_writer(self._fd, self._on_writable)
+
+        self._call(register)
 
     def _on_unregister_write(self, client: paho.Client, userdata: Any, sock: Any) -> None:
-        self._call(self.loop.remove_writer, sock.fileno())
+        def unregister() -> None:
+            if self._fd >= 0:
+                self.loop.remove_writer(self._fd)
+
+        self._call(unregister)
 
     def _on_connect(self, client: paho.Client, userdata: Any, flags: Any,
                     reason: ReasonCode, properties: Any) -> None:
