@@ -19,8 +19,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from riskcast.cli.options import ConfigFile, DataDir, settings_from
-from riskcast.exceptions import RiskcastError
+from riskcast.cli.options import ConfigFile, DataDir, StorageUrl, settings_from
+from riskcast.exceptions import MissingExtraError, RiskcastError, ValidationError
+from riskcast.settings import Settings
 
 if TYPE_CHECKING:
     from riskcast.models.service import ModelService
@@ -163,20 +164,50 @@ def rollback(name: str, alias: Alias = "production", data_dir: DataDir = None,
 @app.command()
 def predict(
     name: str,
-    rows: Annotated[str, typer.Option("--json", help='Rows as JSON: [{"feature": value}, ...] '
-                                      "or [[values in feature order], ...]")],
+    rows: Annotated[str | None, typer.Option(
+        "--json", help='Rows as JSON: [{"feature": value}, ...] or [[values in feature '
+        "order], ...]", show_default=False)] = None,
+    start: Annotated[str | None, typer.Option(
+        "--from", help="A stored range instead of rows: its start (RFC 3339); with --to and "
+        "--site or --pack, the results are stored as the model's series",
+        show_default=False)] = None,
+    end: Annotated[str | None, typer.Option("--to", help="The end of the stored range",
+                                            show_default=False)] = None,
+    sites: Annotated[list[str] | None, typer.Option(
+        "--site", help="A site of the stored range (repeat for more); without --from: a "
+        "forecaster's station whose learnt weights to use", show_default=False)] = None,
+    pack: Annotated[str | None, typer.Option(
+        "--pack", help="Every site of this pack (stored range)", show_default=False)] = None,
+    storage: StorageUrl = None,
     version: Annotated[str | None, typer.Option(
         help="Version number, production, staging or latest")] = None,
     level: Annotated[float | None, typer.Option(
         help="Coverage of a regressor's interval (0.5, 0.8, 0.9, 0.95) [default: 0.9]",
         show_default=False)] = None,
-    site: Annotated[str | None, typer.Option(
-        help="A forecaster's station whose learnt weights to use", show_default=False)] = None,
     data_dir: DataDir = None,
     config: ConfigFile = None,
 ) -> None:
     """Predict ROWS with NAME (production when set, else the latest version); the answer
-    names the version and, for a regressor, gives an interval."""
+    names the version and, for a regressor, gives an interval. With --from and --to: predict
+    the stored range of --site or --pack with a progress bar and store the results."""
+    ref: str | int | None = int(version) if version and version.isdigit() else version
+    if start is not None or end is not None:
+        settings = settings_from(config, data_dir=data_dir, storage=storage)
+        try:
+            result = asyncio.run(_predict_range(settings, name, start, end, sites, pack, ref))
+        except RiskcastError as error:
+            Console(stderr=True).print(f"[red]error:[/red] {error}")
+            raise typer.Exit(2) from error
+        _echo_json(result)
+        return
+    if rows is None:
+        typer.secho("error: give --json rows, or --from and --to", fg=typer.colors.RED,
+                    err=True)
+        raise typer.Exit(2)
+    if sites and len(sites) > 1:
+        typer.secho("error: --site: one station without --from", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+    site = sites[0] if sites else None
     try:
         parsed = json.loads(rows)
     except json.JSONDecodeError as err:
@@ -187,6 +218,41 @@ def predict(
     if not isinstance(parsed, list):
         typer.secho("error: --json: give a list of rows", fg=typer.colors.RED, err=True)
         raise typer.Exit(2)
-    ref: str | int | None = int(version) if version and version.isdigit() else version
     with _service(config, data_dir) as service:
         _echo_json(service.predict(name, parsed, ref, level=level, site=site))
+
+
+async def _predict_range(settings: Settings, name: str, start: str | None, end: str | None,
+                         sites: list[str] | None, pack: str | None,
+                         ref: str | int | None) -> dict[str, Any]:
+    from riskcast.api.runtime import Runtime
+    from riskcast.core.clock import parse_time
+
+    if start is None or end is None:
+        raise ValidationError("give both --from and --to", field="from" if start is None
+                              else "to")
+    begin, finish = parse_time(start, field="from"), parse_time(end, field="to")
+    rt = Runtime(settings)
+    if rt.models is None:
+        raise MissingExtraError("scikit-learn", "ml")
+    await rt.storage.open()
+    await rt.bus.start()
+    await rt.pipeline.start()
+    try:
+        with Progress(TextColumn(f"[bold]predicting {name}"), BarColumn(),
+                      MofNCompleteColumn(), TextColumn("site-weeks"), TimeElapsedColumn(),
+                      console=Console(stderr=True)) as bar:
+            task = bar.add_task(name, total=None)
+            job = rt.models.predict_range(
+                rt.pipeline, name, start=begin, end=finish, sites=sites, pack=pack, ref=ref,
+                by=_user(), progress=lambda done, total: bar.update(task, completed=done,
+                                                                     total=total))
+            await job.finished.wait()
+        if job.state != "succeeded":
+            raise RiskcastError(f"batch prediction failed: {job.error}")
+        return job.to_dict()
+    finally:
+        await rt.models.aclose()
+        await rt.pipeline.aclose()
+        await rt.bus.aclose()
+        await rt.storage.aclose()

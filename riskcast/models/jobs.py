@@ -1,4 +1,5 @@
-"""Training jobs: each an asyncio task running the fit in a worker thread.
+"""Background jobs: training (an asyncio task running the fit in a worker thread) and
+batch prediction over a stored range (a coroutine on the loop that awaits storage).
 
 Progress, start, success and failure are published on the ``models`` channel as
 ``{"type": "job", "job": {...}}``; :attr:`TrainingJob.finished` is set when the job ends, so
@@ -11,7 +12,7 @@ import asyncio
 import concurrent.futures
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -24,13 +25,16 @@ from riskcast.types import Micros
 
 log = logging.getLogger(__name__)
 State = Literal["queued", "running", "succeeded", "failed"]
+Kind = Literal["train", "predict"]
 #: The blocking work of a job: given a progress callback, train and return the version.
 Work = Callable[[Callable[[int, int], None]], ModelVersion]
+#: The async work of a job: given a progress callback, return its result (a JSON object).
+AsyncWork = Callable[[Callable[[int, int], None]], Awaitable[dict[str, Any]]]
 
 
 @dataclass
 class TrainingJob:
-    """One training run and where it stands."""
+    """One job (a training run or a batch prediction) and where it stands."""
 
     id: str
     name: str
@@ -41,13 +45,17 @@ class TrainingJob:
     total: int = 0
     version: int | None = None
     error: str | None = None
+    kind: Kind = "train"
+    #: What a finished prediction job did (rows written per site, ...).
+    result: dict[str, Any] | None = None
     finished: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
-        return {"id": self.id, "name": self.name, "by": self.by, "created_at": self.created_at,
-                "state": self.state, "done": self.done, "total": self.total,
-                "version": self.version, "error": self.error}
+        return {"id": self.id, "kind": self.kind, "name": self.name, "by": self.by,
+                "created_at": self.created_at, "state": self.state, "done": self.done,
+                "total": self.total, "version": self.version, "error": self.error,
+                "result": self.result}
 
 
 class TrainingJobs:
@@ -66,7 +74,7 @@ class TrainingJobs:
         """The job ``job_id``; :class:`NotFoundError` when unknown (or long forgotten)."""
         job = self._jobs.get(job_id)
         if job is None:
-            raise NotFoundError(f"no training job {job_id!r}")
+            raise NotFoundError(f"no job {job_id!r}")
         return job
 
     def list(self) -> list[TrainingJob]:
@@ -76,16 +84,30 @@ class TrainingJobs:
     def start(self, name: str, work: Work, by: str = "") -> TrainingJob:
         """Queue ``work`` as a job and return it at once; :class:`OverloadedError` when
         ``max_running`` jobs are running already."""
+        job = self._new(name, by, "train")
+        return self._launch(job, self._run(job, work))
+
+    def start_async(self, name: str, work: AsyncWork, by: str = "", *,
+                    version: int | None = None) -> TrainingJob:
+        """Queue the coroutine ``work`` as a prediction job (of ``version``) and return it at
+        once; :class:`OverloadedError` as :meth:`start`."""
+        job = self._new(name, by, "predict")
+        job.version = version
+        return self._launch(job, self._run_async(job, work))
+
+    def _new(self, name: str, by: str, kind: Kind) -> TrainingJob:
         if len(self._tasks) >= self.max_running:
-            raise OverloadedError(f"{len(self._tasks)} training jobs running; try later",
+            raise OverloadedError(f"{len(self._tasks)} model jobs running; try later",
                                   retry_after=10)
-        job = TrainingJob(id=uuid.uuid4().hex, name=name, by=by,
-                          created_at=format_us(self.clock()))
+        return TrainingJob(id=uuid.uuid4().hex, name=name, by=by,
+                           created_at=format_us(self.clock()), kind=kind)
+
+    def _launch(self, job: TrainingJob, run: Coroutine[Any, Any, None]) -> TrainingJob:
         self._jobs[job.id] = job
         finished = [j for j in self._jobs.values() if j.finished.is_set()]
         for old in finished[: max(0, len(finished) - self.keep)]:
             del self._jobs[old.id]
-        task = asyncio.create_task(self._run(job, work), name=f"train-{name}")
+        task = asyncio.create_task(run, name=f"{job.kind}-{job.name}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return job
@@ -117,6 +139,26 @@ class TrainingJobs:
         else:
             job.state, job.version = "succeeded", version.version
         await asyncio.gather(*(asyncio.wrap_future(f) for f in pending))
+        await self._publish(job)
+        job.finished.set()
+
+    async def _run_async(self, job: TrainingJob, work: AsyncWork) -> None:
+        last: list[asyncio.Task[None]] = []
+
+        def progress(done: int, total: int) -> None:  # runs on the loop
+            job.done, job.total = done, total
+            last.append(asyncio.create_task(self._publish(job, job.to_dict())))
+
+        job.state = "running"
+        await self._publish(job)
+        try:
+            job.result = await work(progress)
+        except Exception as err:  # a failed job must not take the server down
+            log.warning("%s job %s (%s) failed: %s", job.kind, job.id, job.name, err)
+            job.state, job.error = "failed", f"{type(err).__name__}: {err}"
+        else:
+            job.state = "succeeded"
+        await asyncio.gather(*last)
         await self._publish(job)
         job.finished.set()
 

@@ -74,6 +74,17 @@ def to_matrix(features: Sequence[str], rows: Sequence[Any] | None = None,
     return X
 
 
+def series_values(scores: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """What a served model writes to its derived series for :meth:`Predictor.scores`:
+    P(positive class) for binary classifiers, the most likely class index for more classes,
+    the value for regressors.
+
+    >>> series_values(np.array([[0.2, 0.5, 0.3]])).tolist(), series_values(np.array([0.7]))
+    ([1.0], array([0.7]))
+    """
+    return np.argmax(scores, axis=1).astype(float) if scores.ndim == 2 else scores
+
+
 def _number(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValidationError(f"{where}: not a number: {value!r}", field=where)

@@ -9,7 +9,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +34,7 @@ from riskcast.types import Micros
 if TYPE_CHECKING:
     from riskcast.models.forecasters import ForecasterSet
     from riskcast.models.online import RiverOnlineClassifier
+    from riskcast.pipeline.pipeline import Pipeline
 
 
 log = logging.getLogger(__name__)
@@ -248,6 +249,50 @@ class ModelService:
         X = to_matrix(predictor.meta.features, rows=rows, columns=columns, limit=MAX_BATCH_ROWS)
         self.compile(predictor, wait=False)
         return predictor.predict(X)
+
+    def predict_range(self, pipeline: Pipeline, name: str, *, start: int, end: int,
+                      sites: Sequence[str] | None = None, pack: str | None = None,
+                      ref: str | int | None = None, by: str = "",
+                      progress: Callable[[int, int], None] | None = None) -> TrainingJob:
+        """Start a job predicting the stored range ``start <= t <= end`` of ``sites`` (or of
+        every site of ``pack``) with the version ``ref`` names, storing the results as the
+        model's derived series (:mod:`riskcast.models.backfill`); answers the job at once.
+        ``progress`` is called on the loop with (spans done, spans) besides the job's events.
+
+        Unknown sites or pack, an empty or reversed range and a forecaster (served live
+        only) are a :class:`ValidationError` naming the field, before any job exists.
+        """
+        from riskcast.models.backfill import predict_range
+
+        if end < start:
+            raise ValidationError("'to' is before 'from'", field="to")
+        if (sites is None) == (pack is None):
+            raise ValidationError("give either sites or pack", field="sites")
+        if sites is not None:
+            if not sites:
+                raise ValidationError("give at least one site", field="sites")
+            for i, site_id in enumerate(sites):
+                if site_id not in pipeline.sites:
+                    raise ValidationError(f"unknown site {site_id!r}", field=f"sites[{i}]")
+            site_ids = list(dict.fromkeys(sites))
+        else:
+            site_ids = sorted(s.id for s in pipeline.sites.values() if s.pack == pack)
+            if not site_ids:
+                raise ValidationError(f"no sites in pack {pack!r}", field="pack")
+        predictor = self.predictor(name, ref)
+        self.compile(predictor, wait=False)
+        window = pipeline.predictions.window_us
+
+        def work(report: Callable[[int, int], None]) -> Awaitable[dict[str, Any]]:
+            def both(done: int, total: int) -> None:
+                report(done, total)
+                if progress is not None:
+                    progress(done, total)
+
+            return predict_range(pipeline, predictor, site_ids, start, end, both,
+                                 window_us=window)
+
+        return self.jobs.start_async(name, work, by, version=predictor.meta.version)
 
     def compile(self, predictor: Predictor, *, wait: bool = True) -> bool:
         """Build (or load from the cache) the compiled library of a LightGBM predictor.

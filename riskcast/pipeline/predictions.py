@@ -263,7 +263,8 @@ class OnlinePredictions:
 
     async def _feature_row(self, predictor: Predictor, site: Site, t: int,
                            ) -> tuple[np.ndarray[Any, Any], int] | None:
-        """Each feature's latest good reading at or before ``t`` within ``window``: from the
+        """Each feature's latest good reading at or before ``t`` within ``window``
+        (:mod:`riskcast.models.features`, the rule batch ranges use too): from the
         newest values seen committed, else from storage (one query for the site's newest
         values, then a look back only for a series whose newest is bad, too old or too new)."""
         meta = predictor.meta
@@ -289,13 +290,16 @@ class OnlinePredictions:
                             ) -> tuple[float, int] | None:
         if r is not None and r.quality < BAD and t - self.window_us < r.time <= t:
             return r.value, r.quality
+        from riskcast.models.features import newest_good
+
         points = await self.pipeline.storage.read_series(
             site.id, variable, t - self.window_us + 1, t + 1, limit=5, descending=True)
-        good = next((p for p in points if p.quality < BAD), None)
-        return None if good is None else (good.value, good.quality)
+        return newest_good(points, t, self.window_us)
 
     async def _serve_estimator(self, name: str, variable: str, site: Site, t: int,
                                production: Predictor, staging: Predictor | None) -> None:
+        from riskcast.models.predict import series_values
+
         found = await self._feature_row(production, site, t)
         if found is None:
             self.incomplete += 1
@@ -303,7 +307,7 @@ class OnlinePredictions:
         x, quality = found
         meta = production.meta
         scores = production.scores(x[None, :])
-        value = (float(np.argmax(scores[0])) if scores.ndim == 2 else float(scores[0]))
+        value = float(series_values(scores)[0])
         self._remember(name, site.id, t, meta.version, x)
         await self.pipeline.write_derived(
             [(site.id, variable, t, value, quality, f"model:{name}@{meta.version}")])

@@ -9,10 +9,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from riskcast.api.problems import problem
+from riskcast.core.clock import parse_time
 from riskcast.exceptions import ValidationError
 from riskcast.models.predict import MAX_ROWS
+from riskcast.security.audit import record
+from riskcast.security.keys import Role
 
 if TYPE_CHECKING:
     from riskcast.models.service import ModelService
@@ -42,10 +47,22 @@ class PredictBody(BaseModel):
 
 
 class BatchBody(msgspec.Struct, forbid_unknown_fields=True):
-    """Rows in the version's feature order, or columns by feature name (not both)."""
+    """Rows in the version's feature order, or columns by feature name (not both); or a
+    stored range: ``sites`` (or ``pack``), ``from`` and ``to``, run as a background job."""
 
     rows: list[list[float]] | None = None
     columns: dict[str, list[float]] | None = None
+    sites: list[str] | None = None
+    pack: str | None = None
+    from_: str | None = msgspec.field(default=None, name="from")
+    to: str | None = None
+    version: str | int | None = None
+    by: str = "api"
+
+    @property
+    def is_range(self) -> bool:
+        return (self.sites is not None or self.pack is not None or self.from_ is not None
+                or self.to is not None)
 
 
 class LearnBody(BaseModel):
@@ -103,7 +120,8 @@ async def list_models(request: Request) -> dict[str, Any]:
     return {"models": _service(request).list()}
 
 
-@router.get("/jobs/{job_id}", summary="A training job: state, progress, version made")
+@router.get("/jobs/{job_id}",
+            summary="A job (training or batch prediction): state, progress, version, result")
 async def get_job(job_id: str, request: Request) -> dict[str, Any]:
     return _service(request).job(job_id).to_dict()
 
@@ -140,16 +158,44 @@ async def predict(
     return _service(request).predict(name, body.rows, _ref(version), level=level, site=site)
 
 
-@router.post("/{name}/predict/batch", summary="Predict up to 100,000 rows",
+@router.post("/{name}/predict/batch",
+             summary="Predict up to 100,000 rows, or a stored range as a background job "
+                     "(202) whose results are stored as the model's series",
              openapi_extra={"requestBody": {"required": True, "content": {
                  "application/json": {"schema": msgspec.json.schema(BatchBody)}}}})
 async def predict_batch(name: str, request: Request,
-                        version: VersionQuery = None) -> dict[str, Any]:
+                        version: VersionQuery = None) -> Any:
     body = await _batch_body(request)
     service = _service(request)
+    if body.is_range:
+        return _predict_range(name, body, request, version)
     # Up to 100,000 rows: off the event loop, so other requests keep being answered.
     return await asyncio.to_thread(service.predict_batch, name, rows=body.rows,
                                    columns=body.columns, ref=_ref(version))
+
+
+def _predict_range(name: str, body: BatchBody, request: Request,
+                   version: str | None) -> Response:
+    """A stored range: writes a derived series, so an operator's job (viewers may predict
+    rows)."""
+    principal = getattr(request.state, "principal", None)
+    if principal is not None and principal.auth and principal.role < Role.operator:
+        return problem(403, "predicting a stored range writes its series: needs the operator "
+                       f"role; this key is {principal.role.name}", field="sites")
+    if body.rows is not None or body.columns is not None:
+        raise ValidationError("give rows or columns, or a stored range, not both", field="rows")
+    if body.from_ is None:
+        raise ValidationError("give the start of the range", field="from")
+    if body.to is None:
+        raise ValidationError("give the end of the range", field="to")
+    ref = body.version if body.version is not None else version
+    job = _service(request).predict_range(
+        request.app.state.runtime.pipeline, name, start=parse_time(body.from_, field="from"),
+        end=parse_time(body.to, field="to"), sites=body.sites, pack=body.pack,
+        ref=_ref(str(ref)) if ref is not None else None, by=body.by)
+    record(request, "model.predict_range", name, job=job.id, version=job.version,
+           sites=body.sites or [], pack=body.pack, start=body.from_, end=body.to)
+    return JSONResponse(job.to_dict(), status_code=202)
 
 
 @router.post("/{name}/drift", summary="PSI and KS per feature against the training reference",
