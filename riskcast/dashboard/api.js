@@ -81,11 +81,13 @@ export async function whoami() {
   return session.me;
 }
 
-/** A short-lived token for the WebSocket (browsers cannot set its headers); null without auth. */
+/** A short-lived token for the WebSocket (browsers cannot set its headers), as
+ *  `{token, expiresIn}` (seconds); null without auth. The server closes a stream when its token
+ *  expires, so the stream renews before that (stream.js). */
 export async function streamToken() {
   if (!session.auth) return null;
   const answer = await api("/api/v1/auth/token", { method: "POST" });
-  return answer.token;
+  return { token: answer.token, expiresIn: answer.expires_in };
 }
 
 const RANKS = { viewer: 0, operator: 1, admin: 2 };

@@ -2,12 +2,21 @@
 // stream keeps, per channel, the seq of the last event seen, so after a reconnect it subscribes
 // with `since` and gets exactly what it missed. While the server is away it retries with
 // exponential backoff and jitter, so a restart is not met by every open page at once.
+//
+// The server closes a stream when its token expires (4401 "token expired"). Before that, at
+// RENEW_AT of the token's life, the stream renews: it fetches a new token, opens a second
+// socket, subscribes it with `since` at the positions seen so far, and only once that socket
+// is subscribed closes the old one. Events both sockets carry are taken once (by seq), so
+// nothing is missed and the page stays "live" throughout. A close for an expired token that
+// comes first anyway (a throttled background tab) reconnects at once, without backoff.
 
 const MIN_DELAY = 500;
 const MAX_DELAY = 8000;
+const RENEW_AT = 0.75;
+const EXPIRED = "token expired";
 
 export class Stream extends EventTarget {
-  /** `token()` gives a fresh stream token (or null without auth) before every connect. */
+  /** `token()` gives `{token, expiresIn}` (or null without auth) before every connect. */
   constructor(token) {
     super();
     this.token = token;
@@ -15,10 +24,13 @@ export class Stream extends EventTarget {
     this.seq = {};          // channel -> last seq seen (absent: take the server's at subscribe)
     this.handlers = new Map();
     this.ws = null;
+    this.next = null;       // the socket replacing `ws` while a renewal is under way
     this.attempt = 0;
     this.status = "connecting";
     this.retryAt = null;
     this.timer = null;
+    this.renewTimer = null;
+    this.renewals = 0;      // sockets replaced before their token expired (for the tests)
   }
 
   /** Call `fn(data, event)` for each event of `channel`; returns a function that stops it. */
@@ -32,7 +44,10 @@ export class Stream extends EventTarget {
   subscribe(channels) {
     const fresh = channels.filter((c) => !this.wanted.has(c));
     fresh.forEach((c) => this.wanted.add(c));
-    if (fresh.length && this.status === "live") this.sendSubscribe(fresh);
+    if (!fresh.length) return;
+    // A socket still opening subscribes to every wanted channel once it is open.
+    if (this.status === "live" && this.ws?.readyState === WebSocket.OPEN) this.sendSubscribe(fresh);
+    if (this.next?.readyState === WebSocket.OPEN) this.sendSubscribe(fresh, this.next);
   }
 
   start() {
@@ -44,10 +59,14 @@ export class Stream extends EventTarget {
   stop() {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.renewTimer);
     this.timer = null;
     const ws = this.ws;
+    const next = this.next;
     this.ws = null;
+    this.next = null;
     ws?.close(1000);
+    next?.close(1000);
     this.setStatus("stopped");
   }
 
@@ -56,39 +75,91 @@ export class Stream extends EventTarget {
     this.dispatchEvent(new CustomEvent("status", { detail: status }));
   }
 
-  sendSubscribe(channels) {
+  sendSubscribe(channels, ws = this.ws) {
     // `since` only for channels we have a position in; the others start live.
     const since = {};
     channels.forEach((c) => { if (this.seq[c] !== undefined) since[c] = this.seq[c]; });
-    this.ws.send(JSON.stringify({ op: "subscribe", channels, since }));
+    ws.send(JSON.stringify({ op: "subscribe", channels, since }));
+  }
+
+  /** A new socket with a fresh token; `null` (after scheduling a retry) when none came. */
+  async open() {
+    let grant = null;
+    try {
+      grant = await this.token();
+    } catch (err) {
+      return null;
+    }
+    if (this.stopped) return null;
+    const proto = location.protocol === "https:" ? "wss" : "ws";
+    const query = grant?.token ? `?token=${encodeURIComponent(grant.token)}` : "";
+    const ws = new WebSocket(`${proto}://${location.host}/ws${query}`);
+    ws.onmessage = (msg) => this.receive(JSON.parse(msg.data), ws);
+    ws.onclose = (e) => this.closed(ws, e);
+    if (grant?.expiresIn) {
+      clearTimeout(this.renewTimer);
+      this.renewTimer = setTimeout(() => this.renew(), grant.expiresIn * 1000 * RENEW_AT);
+    }
+    return ws;
   }
 
   async connect() {
     this.timer = null;
     if (this.stopped) return;
-    this.setStatus(this.attempt ? "reconnecting" : "connecting");
-    let token = null;
-    try {
-      token = await this.token();
-    } catch (err) {
-      this.retry();
+    if (this.status !== "live") this.setStatus(this.attempt ? "reconnecting" : "connecting");
+    const ws = await this.open();
+    if (!ws) {
+      if (!this.stopped) this.retry();
       return;
     }
-    const proto = location.protocol === "https:" ? "wss" : "ws";
-    const query = token ? `?token=${encodeURIComponent(token)}` : "";
-    if (this.stopped) return;
-    const ws = new WebSocket(`${proto}://${location.host}/ws${query}`);
     this.ws = ws;
     ws.onopen = () => {
       if (this.wanted.size) this.sendSubscribe([...this.wanted]);
       else this.live();
     };
-    ws.onmessage = (msg) => this.receive(JSON.parse(msg.data));
-    ws.onclose = () => {
-      if (this.ws !== ws) return;
-      this.ws = null;
-      this.retry();
+  }
+
+  /** Replace the socket before its token expires; the old one serves until the new is ready. */
+  async renew() {
+    if (this.stopped || !this.ws || this.next || this.status !== "live") return;
+    const ws = await this.open();
+    if (!ws) return; // no token now: the old socket is closed at expiry and reconnects then
+    if (this.stopped || !this.ws) {
+      ws.close(1000);
+      return;
+    }
+    this.next = ws;
+    ws.onopen = () => {
+      if (this.wanted.size) this.sendSubscribe([...this.wanted], ws);
+      else this.switchTo(ws);
     };
+  }
+
+  switchTo(ws) {
+    if (this.next !== ws) return;
+    const old = this.ws;
+    this.ws = ws;
+    this.next = null;
+    this.renewals += 1;
+    old?.close(1000);
+  }
+
+  closed(ws, event) {
+    if (ws === this.next) { // the replacement failed: keep the old socket
+      this.next = null;
+      return;
+    }
+    if (this.ws !== ws) return;
+    this.ws = null;
+    if (this.next) { // closed while its replacement is subscribing: take that one now
+      this.switchTo(this.next);
+      return;
+    }
+    if (event.code === 4401 && event.reason === EXPIRED && !this.stopped) {
+      this.connect(); // only the token is stale: straight back, resuming with `since`
+      return;
+    }
+    this.retry();
   }
 
   live() {
@@ -106,7 +177,8 @@ export class Stream extends EventTarget {
     this.timer = setTimeout(() => this.connect(), delay);
   }
 
-  receive(frame) {
+  receive(frame, ws = this.ws) {
+    if (frame.op === "subscribed" && ws === this.next) this.switchTo(ws);
     if (frame.op === "subscribed") {
       const fresh = frame.channels.filter((c) => this.seq[c] === undefined);
       fresh.forEach((c) => { this.seq[c] = frame.seq[c]; });

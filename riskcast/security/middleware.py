@@ -137,7 +137,9 @@ class AuthMiddleware:
         state["via_token"] = principal.auth and _via_token(scope, params)
         state["authorize"] = channel_check(principal, self.runtime.pipeline.sites)
         if principal.auth and scope["path"] in _STREAMS:  # closed when the key is revoked
-            state["watch"] = _watcher(security, principal.key_id)
+            expires = (security.token_expiry(_credential(scope) or params.get("token", ""))
+                       if state["via_token"] else None)  # ... or its token expires
+            state["watch"] = _watcher(security, principal.key_id, expires)
         if rule.action is None:
             await self.app(scope, receive, send)
             return
@@ -212,9 +214,9 @@ class AuthMiddleware:
                                           "path": scope["path"], "status": status})
 
 
-def _watcher(security: Security, key_id: str
+def _watcher(security: Security, key_id: str, expires: float | None
              ) -> Callable[[Callable[[str], None]], Callable[[], None]]:
-    return lambda close: security.watch(key_id, close)
+    return lambda close: security.watch(key_id, close, expires=expires)
 
 
 def _via_token(scope: Scope, params: dict[str, str]) -> bool:

@@ -10,7 +10,8 @@ process stops working within that time; in the revoking process it stops at once
 Live streams outlive a request, so they are watched: :meth:`Security.watch` registers a
 stream's close, a revocation here closes the key's streams at once, and a background
 task reads the keys of open streams again every ``key_cache_ttl`` to close those revoked
-elsewhere.
+elsewhere. A stream opened with a token also gets one timer (``loop.call_at``) that
+closes it when the token expires: no check per message.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ _BOOTSTRAP_SETTING = "bootstrap_admin"
 _MAX_CACHED = 10_000
 #: The reason a stream of a revoked key is closed with (WebSocket code 4401).
 REVOKED_REASON = "API key revoked"
+#: The reason a stream is closed with when its token expires (WebSocket code 4401).
+EXPIRED_REASON = "token expired"
 
 
 class AuthError(Exception):
@@ -149,6 +152,11 @@ class Security:
         self._cache[key_id] = (record, principal, now)
         return record, principal
 
+    def token_expiry(self, credential: str) -> float | None:
+        """When a token that authenticated here expires (epoch seconds); ``None`` for a key."""
+        known = self._tokens.get(credential)
+        return known[1] if known is not None else None
+
     def issue_token(self, principal: Principal) -> tuple[str, float]:
         """A stream token for ``principal`` and its expiry (epoch seconds)."""
         return tokens.issue(self._secret, principal, self.token_ttl)
@@ -175,18 +183,39 @@ class Security:
 
     # -- live streams -----------------------------------------------------------------------
 
-    def watch(self, key_id: str, close: Callable[[str], None]) -> Callable[[], None]:
-        """Call ``close(reason)`` when the key is revoked; returns the call that stops
+    def watch(self, key_id: str, close: Callable[[str], None], *,
+              expires: float | None = None) -> Callable[[], None]:
+        """Call ``close(reason)`` when the key is revoked, or once ``expires`` (epoch
+        seconds: the stream's token expiry) has passed; returns the call that stops
         watching (when the stream ends)."""
         callbacks = self._streams.setdefault(key_id, set())
         callbacks.add(close)
+        timer: asyncio.TimerHandle | None = None
+        if expires is not None:
+            loop = asyncio.get_running_loop()
+            timer = loop.call_at(loop.time() + max(0.0, expires - time.time()),
+                                 self._expire, key_id, close)
 
         def unwatch() -> None:
+            if timer is not None:
+                timer.cancel()
             callbacks.discard(close)
             if not callbacks and self._streams.get(key_id) is callbacks:
                 del self._streams[key_id]
 
         return unwatch
+
+    def _expire(self, key_id: str, close: Callable[[str], None]) -> None:
+        callbacks = self._streams.get(key_id)
+        if callbacks is None or close not in callbacks:
+            return
+        callbacks.discard(close)
+        if not callbacks:
+            del self._streams[key_id]
+        try:
+            close(EXPIRED_REASON)
+        except Exception:
+            log.exception("closing a stream whose token expired failed")
 
     def _close_streams(self, key_id: str) -> None:
         for close in list(self._streams.pop(key_id, ())):

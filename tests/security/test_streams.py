@@ -200,3 +200,54 @@ async def test_a_key_revoked_by_another_process_closes_streams_here(tmp_path: Pa
             with pytest.raises(ConnectionClosed) as info:
                 await asyncio.wait_for(ws.recv(), 15)
             assert info.value.rcvd is not None and info.value.rcvd.code == 4401
+
+
+@pytest.fixture
+def short(tmp_path: Path) -> Iterator[LiveServer]:
+    """A server whose stream tokens live two seconds."""
+    settings = Settings(data_dir=tmp_path / "data", sqlite_synchronous="normal",
+                        retention="0", auth=True, token_ttl="2s")
+    with live_server(settings) as server:
+        httpx.post(f"{server.url}/api/v1/sites", json={"id": "s1"},
+                   headers=server.headers).raise_for_status()
+        yield server
+
+
+async def test_ws_is_closed_4401_when_its_token_expires(short: LiveServer) -> None:
+    token = token_for(short, key_for(short))
+    async with connect(f"{short.ws_url}?token={token}") as ws:
+        await ws.send(json.dumps({"op": "subscribe", "channels": ["site.s1"]}))
+        assert (await recv(ws))["op"] == "subscribed"  # open and serving until then
+        with pytest.raises(ConnectionClosed) as info:
+            while True:
+                await asyncio.wait_for(ws.recv(), 10)
+    assert info.value.rcvd is not None
+    assert (info.value.rcvd.code, info.value.rcvd.reason) == (4401, "token expired")
+    # the stream's timer and watch are gone with it
+    assert short.call(_streams_open(short)) == 0
+
+
+async def _streams_open(srv: LiveServer) -> int:
+    return sum(len(c) for c in srv.runtime.security._streams.values())
+
+
+async def test_sse_ends_with_a_close_event_when_its_token_expires(short: LiveServer) -> None:
+    token = token_for(short, key_for(short))
+    async with (httpx.AsyncClient(base_url=short.url, timeout=10) as client,
+                client.stream("GET", f"/sse?channels=site.s1&token={token}") as sse):
+        assert sse.status_code == 200
+        seen = [line async for line in sse.aiter_lines()]  # ends when the server ends it
+    assert "event: close" in seen
+    close = json.loads(seen[seen.index("event: close") + 1].removeprefix("data: "))
+    assert close == {"op": "close", "code": 4401, "reason": "token expired"}
+
+
+async def test_a_stream_opened_with_a_key_header_has_no_expiry(short: LiveServer) -> None:
+    key = key_for(short)
+    token = token_for(short, key)
+    async with (connect(short.ws_url, additional_headers={"X-API-Key": key}) as keyed,
+                connect(f"{short.ws_url}?token={token}") as tokened):
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(tokened.recv(), 10)  # the token's stream ends ...
+        await keyed.send(json.dumps({"op": "ping"}))  # ... the key's is still served
+        assert (await recv(keyed))["op"] == "pong"

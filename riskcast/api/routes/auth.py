@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 import msgspec
@@ -70,7 +71,8 @@ async def me(request: Request) -> Response:
     return _json(_principal(request).to_json())
 
 
-@router.post("/token", summary="A short-lived token for /ws?token= and /sse?token=",
+@router.post("/token", summary="A short-lived token for /ws?token= and /sse?token=; a "
+             "stream opened with it is closed when it expires (4401 token expired)",
              responses={401: _PROBLEM})
 async def token(request: Request) -> Response:
     principal = _principal(request)
@@ -79,7 +81,9 @@ async def token(request: Request) -> Response:
     if getattr(request.state, "via_token", False):  # a leaked token must not renew itself
         raise HTTPException(403, "a token cannot make tokens: send the API key")
     text, expires = runtime(request).security.issue_token(principal)
-    return _json({"token": text, "expires_at": format_us(int(expires * 1_000_000))})
+    # expires_in lets a client renew on its own clock, whatever the clocks' skew
+    return _json({"token": text, "expires_at": format_us(int(expires * 1_000_000)),
+                  "expires_in": max(0, int(expires - time.time()))})
 
 
 @keys_router.get("", summary="Every API key, revoked ones included (never the keys)")

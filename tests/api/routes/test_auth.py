@@ -159,6 +159,7 @@ def test_token_is_signed_and_carries_an_expiry(srv: LiveServer) -> None:
     assert r.status_code == 200
     body = r.json()
     assert body["token"].count(".") == 2 and body["expires_at"].endswith("Z")
+    assert 0 < body["expires_in"] <= 15 * 60  # token_ttl, for renewing on the client's clock
     # a token also works as a bearer credential
     me = httpx.get(f"{srv.url}/api/v1/auth/me", headers=bearer(body["token"]))
     assert me.status_code == 200 and me.json()["role"] == "viewer"
