@@ -78,7 +78,7 @@ def _walk(routes: Any, prefix: str) -> Iterator[tuple[str, str]]:
         elif isinstance(route, APIWebSocketRoute | WebSocketRoute):
             yield "GET", path
         else:
-            yield from (((m, path) for m in sorted(route.methods) if m != "HEAD"))
+            yield from ((m, path) for m in sorted(route.methods) if m != "HEAD")
 
 
 def test_every_route_of_the_app_has_an_explicit_rule() -> None:
