@@ -144,6 +144,15 @@ def show(name: str, data_dir: DataDir = None, config: ConfigFile = None) -> None
 
 
 @app.command()
+def status(name: str, data_dir: DataDir = None, config: ConfigFile = None) -> None:
+    """NAME's production and staging versions, when deployed and their live metrics, as
+    JSON (the live counters, shadow and drift figures are the server's:
+    GET /api/v1/models/NAME/status)."""
+    with _service(config, data_dir) as service:
+        _echo_json(service.status(name))
+
+
+@app.command()
 def deploy(name: str, version: int, alias: Alias = "production", data_dir: DataDir = None,
            config: ConfigFile = None) -> None:
     """Point ALIAS of NAME at VERSION."""

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from riskcast.models.forecasters import ForecasterSet
     from riskcast.models.online import RiverOnlineClassifier
     from riskcast.pipeline.pipeline import Pipeline
+    from riskcast.pipeline.predictions import OnlinePredictions
 
 
 log = logging.getLogger(__name__)
@@ -346,6 +347,31 @@ class ModelService:
         return {"name": name, "production": aliases.get("production"),
                 "staging": aliases.get("staging"), "live": live,
                 "comparisons": self.shadow.report(name, task)}
+
+    def status(self, name: str, live: OnlinePredictions | None = None) -> dict[str, Any]:
+        """Where ``name`` stands: its production and staging versions and when each was
+        deployed, and, from ``live`` (the pipeline's predictions, when this process serves),
+        its prediction counters, the shadow comparison and the latest drift figures; each
+        aliased version's live metrics from labels and feedback."""
+        versions = self.registry.versions(name)
+        aliases = self.registry.aliases(name)
+        moves = self.registry.moves(name)
+        perf = {e["version"]: e["all"] for e in self.performance(name)["versions"]}
+        deployed: dict[str, Any] = {}
+        for alias in ("production", "staging"):
+            version = aliases.get(alias)
+            last = next((m for m in reversed(moves) if m.alias == alias), None)
+            deployed[alias] = None if version is None else {
+                "version": version, "deployed_at": last.at if last else None,
+                "deployed_by": last.by if last else None,
+                "kind": last.kind if last else None,
+                "live": perf.get(version, {"n": 0})}
+        task = versions[-1].task
+        return {"name": name, "latest": versions[-1].version, "versions": len(versions),
+                **deployed,
+                "predictions": None if live is None else live.model_stats(name),
+                "shadow": {"comparisons": self.shadow.report(name, task)},
+                "drift": None if live is None else live.drift_summary(name)}
 
     # -- watching ----------------------------------------------------------------------------
 

@@ -39,6 +39,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+import msgspec
 import numpy as np
 
 from riskcast.core.clock import format_us, now_us
@@ -135,6 +136,8 @@ class OnlinePredictions:
         self.predictions = 0
         self.failures = 0
         self.incomplete = 0
+        self._by_model: dict[str, dict[str, int]] = {}
+        self._last: dict[str, tuple[int, int]] = {}
 
     def attach(self, models: ModelService) -> None:
         """Serve the models of ``models`` from now on."""
@@ -143,6 +146,30 @@ class OnlinePredictions:
     def stats(self) -> dict[str, int]:
         return {"runs": self.runs, "predictions": self.predictions, "failures": self.failures,
                 "incomplete": self.incomplete}
+
+    def model_stats(self, name: str) -> dict[str, Any]:
+        """The live counters of one model since start: runs, predictions, failures,
+        incomplete runs, and its last prediction (``last_time``: the data time it was made
+        for; ``last_at``: when)."""
+        counters = self._by_model.get(name)
+        out: dict[str, Any] = {"runs": 0, "predictions": 0, "failures": 0, "incomplete": 0}
+        if counters is not None:
+            out.update({k: int(counters[k]) for k in out})
+        last = self._last.get(name)
+        out["last_time"] = None if last is None else format_us(last[0])
+        out["last_at"] = None if last is None else format_us(last[1])
+        return out
+
+    def _counters(self, name: str) -> dict[str, int]:
+        counters = self._by_model.get(name)
+        if counters is None:
+            counters = self._by_model[name] = {"runs": 0, "predictions": 0, "failures": 0,
+                                               "incomplete": 0}
+        return counters
+
+    def _predicted(self, name: str, count: int, t: int) -> None:
+        self._counters(name)["predictions"] += count
+        self._last[name] = (t, now_us())
 
     # -- noting work (on the ingest path: cheap) -------------------------------------------
 
@@ -218,13 +245,16 @@ class OnlinePredictions:
                 site = self.pipeline.sites.get(site_id)
                 if site is None:
                     continue
+                counters = self._counters(name)
                 try:
                     await self._serve(name, variable, site, lo, hi)
                     self.runs += 1
+                    counters["runs"] += 1
                 except asyncio.CancelledError:
                     raise
                 except Exception:  # a bad model never stops the pipeline
                     self.failures += 1
+                    counters["failures"] += 1
                     log.exception("model %s failed for site %s", name, site_id)
             if not self._pending:
                 self._idle.set()
@@ -303,6 +333,7 @@ class OnlinePredictions:
         found = await self._feature_row(production, site, t)
         if found is None:
             self.incomplete += 1
+            self._counters(name)["incomplete"] += 1
             return
         x, quality = found
         meta = production.meta
@@ -312,6 +343,7 @@ class OnlinePredictions:
         await self.pipeline.write_derived(
             [(site.id, variable, t, value, quality, f"model:{name}@{meta.version}")])
         self.predictions += 1
+        self._predicted(name, 1, t)
         answer = production.predict(x[None, :])
         event = {"type": "prediction", "site": site.id, "model": name,
                  "version": meta.version, "variable": variable, "time": format_us(t),
@@ -376,6 +408,7 @@ class OnlinePredictions:
             return
         await self.pipeline.write_derived(rows)
         self.predictions += len(rows)
+        self._predicted(name, len(rows), rows[-1][2])
         last = rows[-1]
         await self._publish(f"site.{site.id}", {
             "type": "prediction", "site": site.id, "model": name,
@@ -420,6 +453,36 @@ class OnlinePredictions:
         newest, version = rows[-1][0], rows[-1][1]
         recent = [x for t, v, x in rows if v == version and t > newest - window_us]
         return version, np.array(recent)
+
+    def drift_summary(self, name: str, window_us: int = 7 * DAY_US,
+                      min_rows: int = 30) -> dict[str, Any] | None:
+        """PSI and KS per feature of the production version's recent feature rows, every
+        site pooled (``window_us`` of each site's newest), against its training reference;
+        ``None`` when nothing was served, ``features`` empty below ``min_rows`` rows."""
+        if self.models is None:
+            return None
+        pooled: dict[int, list[np.ndarray[Any, Any]]] = {}
+        for (model, site_id), rows in self._rows.items():
+            if model == name and rows:
+                version, X = self.recent_rows(name, site_id, window_us) or (0, None)
+                if X is not None and len(X):
+                    pooled.setdefault(version, []).append(X)
+        if not pooled:
+            return None
+        version = max(pooled)
+        X = np.concatenate(pooled[version])
+        out: dict[str, Any] = {"version": version, "rows": len(X), "features": []}
+        try:
+            meta = self.models.servable(name, version).meta
+        except NotFoundError:
+            return out
+        if len(X) >= min_rows and meta.reference and set(meta.reference) <= set(meta.features):
+            from riskcast.models.drift import feature_drift
+
+            columns = {f: X[:, j].tolist() for j, f in enumerate(meta.features)
+                       if f in meta.reference}
+            out["features"] = msgspec.to_builtins(feature_drift(meta.reference, columns))
+        return out
 
     def drift_measure(self, condition: Drift, site_id: str) -> float | None:
         """The drift statistic a ``drift`` rule watches at a site: PSI or KS of the site's

@@ -41,6 +41,10 @@ def test_train_deploy_rollback_predict_wildfire(tmp_path: Path) -> None:
     assert r.exit_code == 0 and "wildfire-occurrence" in r.output
     shown = json.loads(runner.invoke(app, ["show", "wildfire-occurrence", *dd]).output)
     assert shown["aliases"] == {"production": 1} and len(shown["versions"]) == 2
+    status = json.loads(runner.invoke(app, ["status", "wildfire-occurrence", *dd]).output)
+    assert status["production"]["version"] == 1 and status["production"]["kind"] == "rollback"
+    assert status["staging"] is None and status["latest"] == 2
+    assert status["predictions"] is None  # the live counters are the server's
 
     r = runner.invoke(app, ["predict", "wildfire-occurrence", "--json", ROW, *dd])
     assert r.exit_code == 0, r.output

@@ -231,6 +231,13 @@ async def performance(name: str, request: Request) -> dict[str, Any]:
     return _service(request).performance(name)
 
 
+@router.get("/{name}/status",
+            summary="Production and staging versions, when deployed, live prediction "
+                    "counters, the shadow summary and the latest drift figures")
+async def status(name: str, request: Request) -> dict[str, Any]:
+    return _service(request).status(name, request.app.state.runtime.pipeline.predictions)
+
+
 @router.get("/{name}/shadow",
             summary="Staging scored beside production on the live rows: agreement, "
                     "differences, and each version's live metrics")
