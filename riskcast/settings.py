@@ -62,6 +62,9 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     #: Events retained per channel for resume with ``since`` / ``Last-Event-ID``.
     history_size: int = 1000
+    #: Readings (and other events) one process keeps waiting for the bus while it is away;
+    #: past this, a channel's waiting events become one ``history_gap`` event.
+    publish_queue: int = 100_000
     #: Bytes a live-stream subscriber may have unsent before it is dropped as too slow.
     subscriber_buffer_bytes: int = 4 * 1024 * 1024
     #: How often a quiet live stream sends a keep-alive.
@@ -146,8 +149,9 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         for variable, value in self.retention_by_variable.items():
             if value != "0":
                 _check_duration(f"retention_by_variable.{variable}", value)
-        for name in ("max_batch", "max_pending_readings", "history_size", "page_size",
-                     "max_page_size", "max_body_bytes", "subscriber_buffer_bytes"):
+        for name in ("max_batch", "max_pending_readings", "history_size", "publish_queue",
+                     "page_size", "max_page_size", "max_body_bytes",
+                     "subscriber_buffer_bytes"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"setting {name}: must be at least 1")
         if self.admin_key and len(self.admin_key) < 16:

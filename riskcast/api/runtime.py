@@ -155,6 +155,7 @@ class Runtime:
                        "pending": c.pending_rows, "commits": c.commits,
                        "committed": c.committed_rows,
                        "publish_failures": self.pipeline.publish_failures},
+            "publishing": self.pipeline.publishing.stats(),
             "streams": self.hub.stats(),
             "retention": {"runs": self.retention.runs, "deleted": self.retention.deleted},
             "derive": {"runs": self.pipeline.derive.runs,

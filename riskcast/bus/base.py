@@ -25,12 +25,19 @@ class Bus(abc.ABC):
     async def aclose(self) -> None:
         """Disconnect; pending :meth:`listen` iterators end. Safe to call twice."""
 
+    #: Whether :meth:`publish` completes without waiting on I/O (the in-process bus), so
+    #: callers may publish inline instead of through a queue.
+    local: bool = False
+
     @abc.abstractmethod
-    async def publish(self, channel: str, data: Any) -> Event:
+    async def publish(self, channel: str, data: Any, *, retry_for: float | None = None) -> Event:
         """Publish ``data`` on ``channel`` and return the event.
 
         The bus assigns ``seq``: 1, 2, 3, ... per channel, without gaps, in the order the
-        publishes complete. The event is in the history before this returns.
+        publishes complete. The event is in the history before this returns. When the
+        server is away, a network bus tries again for ``retry_for`` seconds (``None``: its
+        own window; ``math.inf``: until stored or the bus closes) without ever storing the
+        event twice, then raises ``BusError``.
         """
 
     @abc.abstractmethod

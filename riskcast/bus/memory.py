@@ -27,7 +27,9 @@ class MemoryBus(Bus):
     async def aclose(self) -> None:
         self._listeners.close()
 
-    async def publish(self, channel: str, data: Any) -> Event:
+    local = True
+
+    async def publish(self, channel: str, data: Any, *, retry_for: float | None = None) -> Event:
         check_channel(channel)
         seq = self._seq.get(channel, 0) + 1
         self._seq[channel] = seq

@@ -204,7 +204,7 @@ class NatsBus(Bus):
         headers = msg.headers or {}
         return int(msg.seq), int(headers.get(_SEQ_HEADER, 0)), bytes(msg.data or b"")
 
-    async def publish(self, channel: str, data: Any) -> Event:
+    async def publish(self, channel: str, data: Any, *, retry_for: float | None = None) -> Event:
         check_channel(channel)
         js = self._jetstream()
         subject = self._subject(channel)
@@ -213,7 +213,7 @@ class NatsBus(Bus):
         tail = b',"time":' + _encode(time) + b',"data":' + _encode(data) + b"}"
         lock = self._locks.setdefault(channel, asyncio.Lock())
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.retry_for
+        deadline = loop.time() + (self.retry_for if retry_for is None else retry_for)
         delay = 0.05
         sent: bytes | None = None  # the payload of an attempt whose outcome is unknown
         conflicts = 0

@@ -174,14 +174,14 @@ class RedisBus(Bus):
 
     # -- publishing and history ---------------------------------------------------------
 
-    async def publish(self, channel: str, data: Any) -> Event:
+    async def publish(self, channel: str, data: Any, *, retry_for: float | None = None) -> Event:
         check_channel(channel)
         time = format_us(now_us())
         head = b'{"channel":' + _encode(channel) + b',"seq":'
         tail = b',"time":' + _encode(time) + b',"data":' + _encode(data) + b"}"
         client = self._redis()
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.retry_for
+        deadline = loop.time() + (self.retry_for if retry_for is None else retry_for)
         delay = 0.05
         attempt = 0
         while True:

@@ -1,7 +1,9 @@
 """The pipeline: ingest → store → publish (derive and decide hook in here as packs grow).
 
-A batch is validated, handed to the group committer, and once committed its readings are
-published on ``site.<id>``, one event per site per batch.
+A batch is validated, handed to the group committer, and once committed ingest answers;
+its readings are then published on ``site.<id>`` by the publish queue
+(``pipeline/publishing.py``), one event per site per batch (merged while the bus lags),
+without ingest waiting on the bus.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from riskcast.ingest.writer import GroupCommitter
 from riskcast.packs.registry import PackSet
 from riskcast.pipeline.derive import DeriveQueue
 from riskcast.pipeline.predictions import OnlinePredictions
+from riskcast.pipeline.publishing import PublishQueue
 from riskcast.settings import Settings
 from riskcast.storage.base import Storage
 from riskcast.types import ReadingRow
@@ -51,9 +54,12 @@ class Pipeline:
         self.derive = DeriveQueue(self)
         #: Served models' predictions (attach a ModelService to turn them on).
         self.predictions = OnlinePredictions(self)
+        #: Events wait here for the bus, in order per channel (docs/scale-out.md).
+        self.publishing = PublishQueue(bus, _render_readings,
+                                       max_queued=settings.publish_queue)
         self.accepted_total = 0
         self.rejected_total = 0
-        self.publish_failures = 0
+        self._other_publish_failures = 0
 
     async def start(self) -> None:
         self.sites = {s.id: s for s in await self.storage.get_sites()}
@@ -67,6 +73,16 @@ class Pipeline:
         await self.committer.aclose()
         await self.derive.aclose()
         await self.predictions.aclose()
+        await self.publishing.aclose()
+
+    @property
+    def publish_failures(self) -> int:
+        """Events that were never published (their readings are in storage)."""
+        return self._other_publish_failures + self.publishing.failures
+
+    @publish_failures.setter
+    def publish_failures(self, value: int) -> None:
+        self._other_publish_failures = value - self.publishing.failures
 
     # -- sites ------------------------------------------------------------------------
 
@@ -101,7 +117,8 @@ class Pipeline:
 
     async def ingest(self, items: Sequence[ReadingIn | None], source: str = "api", *,
                      rejected: list[Rejection] | None = None) -> IngestResult:
-        """Validate, commit and publish; returns once the accepted readings are durable."""
+        """Validate and commit, then queue the events; returns once the accepted readings
+        are durable, without waiting for the bus."""
         rejected = [] if rejected is None else rejected
         unknown = {i.site for i in items if i is not None and i.site not in self.sites}
         if unknown:
@@ -129,22 +146,23 @@ class Pipeline:
         await self._publish_rows(rows)
 
     async def _publish_rows(self, rows: Sequence[ReadingRow]) -> None:
-        by_site: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        fmt = _TimeFormatter()
-        for site, variable, t, value, quality, _ in rows:
-            by_site[site].append({"variable": variable, "time": fmt(t), "value": value,
-                                  "quality": QUALITY_NAMES[quality]})
-        for site, readings in by_site.items():
-            await self._publish_quietly(f"site.{site}", {
-                "type": "readings", "site": site, "readings": readings})
+        by_site: dict[str, list[ReadingRow]] = defaultdict(list)
+        for row in rows:
+            by_site[row[0]].append(row)
+        for site, site_rows in by_site.items():
+            await self.publishing.readings(site, site_rows)
 
     async def _publish_quietly(self, channel: str, data: Any) -> None:
-        # Storage is the truth: a failed publish is counted and logged, never undoes a commit.
-        try:
-            await self.bus.publish(channel, data)
-        except Exception:
-            self.publish_failures += 1
-            log.exception("publish on %s failed", channel)
+        # Storage is the truth: publishing never undoes a commit, nor waits on the bus.
+        await self.publishing.event(channel, data)
+
+
+def _render_readings(site: str, rows: Sequence[ReadingRow]) -> dict[str, Any]:
+    """The ``readings`` event of one site's rows."""
+    fmt = _TimeFormatter()
+    return {"type": "readings", "site": site, "readings": [
+        {"variable": variable, "time": fmt(t), "value": value,
+         "quality": QUALITY_NAMES[quality]} for _, variable, t, value, quality, _ in rows]}
 
 
 class _TimeFormatter:

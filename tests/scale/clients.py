@@ -78,12 +78,15 @@ class Ingester:
 class Follower:
     """Follows one channel over WebSocket; on a close or an error it reconnects (to the
     next URL) and resumes with ``since``. ``seqs`` are the seqs received, in order;
-    ``times`` the reading times (seconds, as :class:`Ingester` sends them) they carried."""
+    ``times`` the reading times (seconds, as :class:`Ingester` sends them) they carried,
+    ``repeated`` those received more than once; ``gaps`` the ``history_gap`` events."""
 
     def __init__(self, urls: list[str], channel: str) -> None:
         self.urls, self.channel = urls, channel
         self.seqs: list[int] = []
         self.times: set[int] = set()
+        self.repeated: set[int] = set()
+        self.gaps: list[dict[str, Any]] = []
         self.last: int | None = None
         self.connects = 0
         self.errors: list[dict[str, Any]] = []
@@ -131,8 +134,15 @@ class Follower:
                     return  # (unavailable: the bus is away) reconnect and resume
                 elif frame.get("channel") == self.channel:
                     self.seqs.append(frame["seq"])
-                    self.times.update(T0 + int(r["value"]) for r in frame["data"]["readings"])
                     self.last = frame["seq"]
+                    if frame["data"]["type"] == "history_gap":
+                        self.gaps.append(frame["data"])
+                        continue
+                    for r in frame["data"]["readings"]:
+                        t = T0 + int(r["value"])
+                        if t in self.times:
+                            self.repeated.add(t)
+                        self.times.add(t)
 
     def check_complete(self, last: int) -> None:
         """Every seq from the first received to ``last``, each once, in order."""
