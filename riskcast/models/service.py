@@ -401,6 +401,46 @@ class ModelService:
         return {"name": name, "version": predictor.meta.version, "day": day,
                 **summarize(predictor.meta.task, tally)}
 
+    async def feedback(self, pipeline: Pipeline, name: str, *, site: str, time: int,
+                       label: Any = None, value: Any = None, verdict: str | None = None,
+                       by: str = "") -> dict[str, Any]:
+        """Score an operator's truth about the prediction of ``name`` stored at ``site`` and
+        ``time`` (:mod:`riskcast.feedback.predictions`) and add it to that version's live
+        metrics for today (UTC). 404 when no prediction of ``name`` is stored there, 409 when
+        it has feedback already."""
+        from riskcast.feedback.predictions import PredictionFeedback, stored_answer, truth
+        from riskcast.feedback.predictions import version_of as source_version
+        from riskcast.models.backfill import served_variable
+
+        check_name(name)
+        if site not in pipeline.sites:
+            raise NotFoundError(f"no site {site!r}")
+        if verdict not in (None, "correct", "incorrect"):
+            raise ValidationError("verdict is correct or incorrect", field="verdict")
+        variable = served_variable(pipeline, name, site)
+        points = await pipeline.storage.read_series(site, variable, time, time + 1, limit=1)
+        number = source_version(points[0].source, name) if points else None
+        if number is None:
+            raise NotFoundError(f"no prediction of {name} stored at {site} {format_us(time)}")
+        meta = await asyncio.to_thread(self.registry.store.get, name, number)
+        predicted = points[0].value
+        true = truth(meta.task, meta.classes, predicted, label=label, value=value,
+                     verdict=verdict)  # type: ignore[arg-type]
+        tally = score_outcomes(stored_answer(meta.task, meta.classes, predicted), [true])
+        at = format_us(self.clock())
+        record = PredictionFeedback(name=name, version=number, site=site, time=format_us(time),
+                                    predicted=predicted, truth=true,
+                                    verdict=verdict, by=by, at=at)  # type: ignore[arg-type]
+        await asyncio.to_thread(self.registry.store.add_feedback, record, at[:10], tally)
+        live = await asyncio.to_thread(self.performance, name)
+        total = next((e["all"] for e in live["versions"] if e["version"] == number), {"n": 0})
+        return {**record.to_dict(), **summarize(meta.task, tally), "live": total}
+
+    def feedback_list(self, name: str, limit: int = 100) -> dict[str, Any]:
+        """The latest feedback on ``name``'s stored predictions, newest first."""
+        return {"name": name, "feedback": [f.to_dict() for f in
+                                           self.registry.store.feedback(check_name(name), limit)]}
+
     def performance(self, name: str) -> dict[str, Any]:
         """Live metrics per version: all days together and day by day."""
         tasks = {v.version: v.task for v in self.registry.versions(name)}

@@ -16,7 +16,8 @@ from typing import Any, Final
 
 import msgspec
 
-from riskcast.exceptions import NotFoundError, ValidationError
+from riskcast.exceptions import ConflictError, NotFoundError, ValidationError
+from riskcast.feedback.predictions import PredictionFeedback
 from riskcast.models import serialization
 from riskcast.models.records import AliasMove, ModelVersion
 
@@ -34,6 +35,9 @@ CREATE TABLE IF NOT EXISTS performance (
     name TEXT NOT NULL, version INTEGER NOT NULL, day TEXT NOT NULL, n INTEGER NOT NULL,
     correct INTEGER NOT NULL, brier_sum REAL NOT NULL, abs_error_sum REAL NOT NULL,
     sq_error_sum REAL NOT NULL, PRIMARY KEY (name, version, day));
+CREATE TABLE IF NOT EXISTS feedback (
+    name TEXT NOT NULL, site TEXT NOT NULL, time TEXT NOT NULL, version INTEGER NOT NULL,
+    record BLOB NOT NULL, PRIMARY KEY (name, site, time));
 CREATE TABLE IF NOT EXISTS online (
     name TEXT PRIMARY KEY, features BLOB NOT NULL, state BLOB NOT NULL, updated_at TEXT NOT NULL);
 """
@@ -208,19 +212,51 @@ class SqliteModelStore:
             return None
         return msgspec.json.decode(row[0]), msgspec.json.decode(row[1])
 
+    def add_feedback(self, feedback: PredictionFeedback, day: str,
+                     tally: Mapping[str, Any]) -> None:
+        """Record feedback on one prediction and add its tally to the day's row, in one
+        transaction; :class:`ConflictError` when that prediction has feedback already."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(
+                    "INSERT INTO feedback (name, site, time, version, record) "
+                    "VALUES (?, ?, ?, ?, ?)", (feedback.name, feedback.site, feedback.time,
+                                               feedback.version, msgspec.json.encode(feedback)))
+                self._add_outcomes(feedback.name, feedback.version, day, tally)
+            except sqlite3.IntegrityError as err:
+                self._db.execute("ROLLBACK")
+                raise ConflictError(f"the prediction of {feedback.name} at {feedback.site} "
+                                    f"{feedback.time} has feedback already") from err
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def feedback(self, name: str, limit: int = 100) -> list[PredictionFeedback]:
+        """The latest feedback records of ``name``, newest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT record FROM feedback WHERE name = ? "
+                                    "ORDER BY rowid DESC LIMIT ?", (name, limit)).fetchall()
+        return [msgspec.json.decode(r[0], type=PredictionFeedback) for r in rows]
+
     def add_outcomes(self, name: str, version: int, day: str, tally: Mapping[str, Any]) -> None:
         """Add a tally of scored predictions to the day's row of ``name`` ``version``."""
-        keys = ("n", "correct", "brier_sum", "abs_error_sum", "sq_error_sum")
         with self._lock:
-            self._db.execute(
-                "INSERT INTO performance (name, version, day, n, correct, brier_sum, "
-                "abs_error_sum, sq_error_sum) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (name, version, day) DO UPDATE SET n = n + excluded.n, "
-                "correct = correct + excluded.correct, "
-                "brier_sum = brier_sum + excluded.brier_sum, "
-                "abs_error_sum = abs_error_sum + excluded.abs_error_sum, "
-                "sq_error_sum = sq_error_sum + excluded.sq_error_sum",
-                (name, version, day, *(tally[k] for k in keys)))
+            self._add_outcomes(name, version, day, tally)
+
+    def _add_outcomes(self, name: str, version: int, day: str,
+                      tally: Mapping[str, Any]) -> None:
+        keys = ("n", "correct", "brier_sum", "abs_error_sum", "sq_error_sum")
+        self._db.execute(
+            "INSERT INTO performance (name, version, day, n, correct, brier_sum, "
+            "abs_error_sum, sq_error_sum) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (name, version, day) DO UPDATE SET n = n + excluded.n, "
+            "correct = correct + excluded.correct, "
+            "brier_sum = brier_sum + excluded.brier_sum, "
+            "abs_error_sum = abs_error_sum + excluded.abs_error_sum, "
+            "sq_error_sum = sq_error_sum + excluded.sq_error_sum",
+            (name, version, day, *(tally[k] for k in keys)))
 
     def outcomes(self, name: str) -> list[dict[str, Any]]:
         """The daily tallies of ``name``, by version then day."""

@@ -98,6 +98,7 @@ _TABLE: list[tuple[str, str, Role | None, str | None, Scope]] = [
     ("POST", "/api/v1/models/{model}/online/predict", V, None, "all"),
     ("POST", "/api/v1/models/{model}/drift", V, None, "all"),
     ("POST", "/api/v1/models/{model}/outcomes", OP, "model.outcomes", "all"),
+    ("POST", "/api/v1/models/{model}/feedback", OP, "model.feedback", "all"),
     ("POST", "/api/v1/models/{model}/online/learn", OP, "model.learn", "all"),
     ("POST", "/api/v1/models/{model}/train", A, "model.train", "all"),
     ("POST", "/api/v1/models/{model}/ensemble", A, "model.ensemble", "all"),

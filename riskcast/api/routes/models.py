@@ -5,7 +5,7 @@ roll back, metrics, shadow comparison. The service is ``request.app.state.runtim
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 from fastapi import APIRouter, Query, Request
@@ -224,6 +224,36 @@ async def predict_online(name: str, body: OnlineRows, request: Request) -> dict[
 async def outcomes(name: str, body: OutcomesBody, request: Request,
                    version: VersionQuery = None) -> dict[str, Any]:
     return _service(request).record_outcomes(name, body.rows, body.labels, _ref(version))
+
+
+class FeedbackBody(BaseModel):
+    site: str = Field(max_length=64)
+    time: str = Field(description="the time of the stored prediction (RFC 3339)",
+                      examples=["2026-07-01T12:00:00Z"])
+    label: bool | int | str | None = Field(default=None, description="the true class")
+    value: float | None = Field(default=None, description="the true value (a regressor)")
+    verdict: Literal["correct", "incorrect"] | None = Field(
+        default=None, description="the prediction was right or wrong (binary classifiers)")
+    by: str = Field(default="api", max_length=200,
+                    description="who says so (the key's name when auth is on)")
+
+
+@router.post("/{name}/feedback",
+             summary="An operator's truth about a stored prediction: feeds the version's "
+                     "live metrics")
+async def feedback(name: str, body: FeedbackBody, request: Request) -> dict[str, Any]:
+    principal = getattr(request.state, "principal", None)
+    by = principal.name if principal is not None and principal.auth else body.by
+    return await _service(request).feedback(
+        request.app.state.runtime.pipeline, name, site=body.site,
+        time=parse_time(body.time, field="time"), label=body.label, value=body.value,
+        verdict=body.verdict, by=by)
+
+
+@router.get("/{name}/feedback", summary="The latest feedback on stored predictions")
+async def feedback_list(name: str, request: Request,
+                        limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+    return await asyncio.to_thread(_service(request).feedback_list, name, limit)
 
 
 @router.get("/{name}/performance", summary="Live metrics per version, in all and by day")
