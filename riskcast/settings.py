@@ -94,6 +94,9 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     simulate: bool = False
     simulate_sites: int = 5
     simulate_interval: str = "1s"
+    #: With ``simulate``: train (quick settings) and deploy, in the background at start, the
+    #: served models that have no production version, so the demo shows predictions.
+    simulate_models: bool = True
 
     #: Log level and format (``json`` or ``console``).
     log_level: str = "info"

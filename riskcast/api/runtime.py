@@ -109,6 +109,11 @@ class Runtime:
         if self.settings.simulate:
             self.simulator = await self._start_simulator()
             self._tasks.append(asyncio.create_task(self.simulator.run(), name="simulator"))
+            if self.settings.simulate_models and self.models is not None:
+                from riskcast.models.demo import deploy_missing
+
+                self._tasks.append(asyncio.create_task(
+                    deploy_missing(self.models, self.packs.packs.values()), name="demo-models"))
 
     async def _start_simulator(self) -> Simulator:
         sites = []
