@@ -6,9 +6,12 @@ One :class:`Runtime` per app, kept on ``app.state.runtime`` (never in a module g
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from riskcast.alerts.service import AlertService, shared_state
 from riskcast.alerts.settings import AlertSettings
@@ -18,6 +21,7 @@ from riskcast.backup.lock import DataDirLock
 from riskcast.backup.schedule import BackupJob
 from riskcast.bus import open_bus
 from riskcast.bus.base import Bus
+from riskcast.cluster.jobs import LeasedJobs, lease_for
 from riskcast.ingest.coordinator import PollCoordinator
 from riskcast.ingest.mqtt import MqttSource
 from riskcast.ingest.pollers import JsonPoller
@@ -87,6 +91,21 @@ class Runtime:
         self.backups: BackupJob | None = None
         if settings.backup_interval != "0":
             self.backups = BackupJob(settings, schema=getattr(self.storage, "schema", "riskcast"))
+        #: Periodic jobs that write shared state run in one process: the ``jobs`` lease's
+        #: holder (riskcast/cluster/jobs.py; alone, this process).
+        self.jobs = LeasedJobs(lease_for(self.storage, "jobs",
+                                         settings.us("lease_interval") / 1e6))
+        self.jobs.add("retention", self.retention.run)
+        if self.backups is not None:
+            self.jobs.add("backups", self.backups.run)
+        #: Pollers too: processes with the same poller configuration poll once between them
+        #: (a lease named after the configuration), those with others each poll their own.
+        self.poll_jobs: LeasedJobs | None = None
+        if self.pollers is not None:
+            digest = hashlib.sha256(msgspec.json.encode(settings.pollers)).hexdigest()[:16]
+            self.poll_jobs = LeasedJobs(lease_for(self.storage, f"pollers.{digest}",
+                                                  settings.us("lease_interval") / 1e6))
+            self.poll_jobs.add("pollers", self.pollers.run)
         self.metrics = RuntimeMetrics(self)
 
     async def start(self) -> None:
@@ -99,11 +118,9 @@ class Runtime:
         await self.pipeline.start()
         await self.alerts.start()  # after the pipeline: it needs the sites
         await self.hub.start()
-        self._tasks.append(asyncio.create_task(self.retention.run(), name="retention"))
-        if self.backups is not None:
-            self._tasks.append(asyncio.create_task(self.backups.run(), name="backups"))
-        if self.pollers is not None:
-            self._tasks.append(asyncio.create_task(self.pollers.run(), name="pollers"))
+        await self.jobs.start()
+        if self.poll_jobs is not None:
+            await self.poll_jobs.start()
         if self.mqtt is not None:
             self._tasks.append(asyncio.create_task(self.mqtt.run(), name="mqtt"))
         if self.settings.simulate:
@@ -140,6 +157,9 @@ class Runtime:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        await self.jobs.aclose()
+        if self.poll_jobs is not None:
+            await self.poll_jobs.aclose()
         await self.pipeline.aclose()
         await self.alerts.aclose()
         await self.hub.aclose()
@@ -163,6 +183,8 @@ class Runtime:
             "publishing": self.pipeline.publishing.stats(),
             "streams": self.hub.stats(),
             "retention": {"runs": self.retention.runs, "deleted": self.retention.deleted},
+            "jobs": {**self.jobs.stats(), "backups": None if self.backups is None else {
+                "runs": self.backups.runs, "failures": self.backups.failures}},
             "derive": {"runs": self.pipeline.derive.runs,
                        "failures": self.pipeline.derive.failures},
             "predictions": self.pipeline.predictions.stats(),
