@@ -128,6 +128,14 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: once after a quiet spell; over it: 429 with Retry-After. ``0`` turns the limit off.
     rate_limit: float = 200.0
     rate_burst: int = 400
+    #: Requests per second, and the burst, each client address may make to guarded
+    #: endpoints without a key (each answered 401); over it: 429. ``0`` turns it off.
+    anon_rate_limit: float = 5.0
+    anon_rate_burst: int = 20
+    #: Failed key or token attempts each client address may make per minute (and at
+    #: once); past it, the address gets 429 with Retry-After before any key is checked.
+    #: ``0`` turns the guard off.
+    auth_failures: int = 20
 
     def __repr__(self) -> str:  # never print a key or a secret
         shown = {f: getattr(self, f) for f in self.__struct_fields__}
@@ -164,6 +172,11 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             raise ConfigError("setting secret: use at least 32 characters (HS256 needs 256 bits)")
         if self.rate_limit < 0 or self.rate_burst < 1:
             raise ConfigError("setting rate_limit: must be 0 (off) or more, rate_burst at least 1")
+        if self.anon_rate_limit < 0 or self.anon_rate_burst < 1:
+            raise ConfigError("setting anon_rate_limit: must be 0 (off) or more, "
+                              "anon_rate_burst at least 1")
+        if self.auth_failures < 0:
+            raise ConfigError("setting auth_failures: must be 0 (off) or more")
 
     @property
     def storage_url(self) -> str:

@@ -8,6 +8,10 @@ For each HTTP request and WebSocket it finds the endpoint's rule in the policy t
    stream also takes ``?token=``): 401 with ``WWW-Authenticate: Bearer`` when missing or
    invalid;
 3. takes one request from the key's rate bucket: 429 with ``Retry-After`` when empty;
+   requests without a valid key have buckets per client address instead: one for
+   requests without a credential (and for every request when auth is off), and one for
+   failed key and token attempts, which, once empty, refuses the address before its
+   credential is even checked (the brute-force guard);
 4. checks the role (403 naming the role needed) and a scoped key's scope (403);
 5. puts the :class:`~riskcast.security.keys.Principal` and the hub's channel check in
    the connection's state (``request.state.principal``, ``request.state.authorize``);
@@ -118,10 +122,13 @@ class AuthMiddleware:
             if principal.auth:
                 wait = security.limiter.take(principal.key_id)
                 if wait > 0:
-                    retry = max(1, math.ceil(wait))
-                    raise _Refusal(429, f"rate limit: at most {security.limiter.rate:g} "
-                                   f"requests/s per key; retry after {retry} s",
-                                   headers={"Retry-After": str(retry)})
+                    raise _limited(wait, f"rate limit: at most {security.limiter.rate:g} "
+                                   "requests/s per key")
+            else:  # auth off: everyone is anonymous, so the bucket is the address's
+                wait = security.anonymous.take(_client(scope))
+                if wait > 0:
+                    raise _limited(wait, f"rate limit: at most {security.anonymous.rate:g} "
+                                   "requests/s per client address")
             self._check(principal, rule, path_params)
         except _Refusal as refusal:
             if refusal.status == 403 and rule.action is not None:
@@ -152,15 +159,26 @@ class AuthMiddleware:
         credential = _credential(scope)
         if credential is None and scope["path"] in _STREAMS:
             credential = params.get("token")
+        client = _client(scope)
         if not credential:
+            wait = security.anonymous.take(client)
+            if wait > 0:
+                raise _limited(wait, "too many requests without an API key from this "
+                               f"address (at most {security.anonymous.rate:g}/s)")
             where = ("an Authorization: Bearer <key or token> or X-API-Key header, or "
                      "?token=" if scope["path"] in _STREAMS
                      else "an Authorization: Bearer <key> or X-API-Key header")
             raise _Refusal(401, f"an API key is needed: send {where}",
                            headers={"WWW-Authenticate": 'Bearer realm="riskcast"'})
+        # The brute-force guard: an address that failed too often is refused before its
+        # credential is checked, so a good guess cannot be told from a bad one meanwhile.
+        wait = security.failures.wait(client)
+        if wait > 0:
+            raise _limited(wait, "too many failed API key attempts from this address")
         try:
             return await security.authenticate(credential)
         except AuthError as err:
+            security.failures.take(client)
             raise _Refusal(401, str(err), headers={
                 "WWW-Authenticate": 'Bearer realm="riskcast", error="invalid_token"'}) from None
         except StorageError as err:
@@ -212,6 +230,18 @@ class AuthMiddleware:
             security.audit.record(principal, rule.action or "", target, result=result,
                                   detail={"method": scope.get("method", "GET"),
                                           "path": scope["path"], "status": status})
+
+
+def _limited(wait: float, why: str) -> _Refusal:
+    retry = max(1, math.ceil(wait))
+    return _Refusal(429, f"{why}; retry after {retry} s", headers={"Retry-After": str(retry)})
+
+
+def _client(scope: Scope) -> str:
+    """The client's address as the server reports it (behind a proxy: see uvicorn's
+    ``forwarded_allow_ips``)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "-"
 
 
 def _watcher(security: Security, key_id: str, expires: float | None

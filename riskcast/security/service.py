@@ -5,7 +5,8 @@ token secret, the audit log and the rate limiter. One per runtime
 A presented key is checked against the cache first: a dict lookup, a SHA-256 and a
 constant-time compare, with no database round trip. An entry is trusted for
 ``key_cache_ttl`` (5 s by default) and then read again, so a key revoked by another
-process stops working within that time; in the revoking process it stops at once.
+process stops working within that time; in the revoking process it stops at once. A key
+id the store does not know is remembered as unknown for as long, in a cache of its own.
 
 Live streams outlive a request, so they are watched: :meth:`Security.watch` registers a
 stream's close, a revocation here closes the key's streams at once, and a background
@@ -67,11 +68,21 @@ class Security:
         self.store = store or open_key_store(settings)
         self.audit = AuditLog(self.store)
         self.limiter = RateLimiter(settings.rate_limit, settings.rate_burst)
+        # per client address: requests without a key (auth on) or all requests (auth off),
+        # and failed key or token attempts (the brute-force guard)
+        self.anonymous = (RateLimiter(settings.anon_rate_limit, settings.anon_rate_burst)
+                          if settings.auth else
+                          RateLimiter(settings.rate_limit, settings.rate_burst))
+        self.failures = RateLimiter(settings.auth_failures / 60.0,
+                                    max(1, settings.auth_failures))
         self.cache_ttl = settings.us("key_cache_ttl") / 1e6
         self.token_ttl = settings.us("token_ttl") / 1e6
         self._secret = settings.secret
         # key id -> (record, its principal, when read); verified tokens -> (key id, expiry)
         self._cache: dict[str, tuple[KeyRecord | None, Principal | None, float]] = {}
+        # key ids the store did not know -> when asked: a negative cache of its own, so
+        # made-up ids neither reach the store every time nor push real keys out of _cache
+        self._unknown: dict[str, float] = {}
         self._tokens: dict[str, tuple[str, float]] = {}
         self._admin_hash = hash_key(settings.admin_key) if settings.admin_key else ""
         # key id -> close callbacks of its open live streams
@@ -106,6 +117,7 @@ class Security:
         if current != record:
             await self.store.put_key(record)
         self._cache.pop(key_id, None)
+        self._unknown.pop(key_id, None)
 
     # -- checking credentials -----------------------------------------------------------
 
@@ -145,8 +157,18 @@ class Security:
         cached = self._cache.get(key_id)
         if cached is not None and now - cached[2] < self.cache_ttl:
             return cached[0], cached[1]
+        asked = self._unknown.get(key_id)
+        if asked is not None and now - asked < self.cache_ttl:
+            return None, None
         record = await self.store.get_key(key_id)
-        principal = Principal.of(record) if record is not None else None
+        if record is None:
+            if len(self._unknown) >= _MAX_CACHED:
+                self._unknown.clear()
+            self._unknown[key_id] = now
+            self._cache.pop(key_id, None)
+            return None, None
+        self._unknown.pop(key_id, None)
+        principal = Principal.of(record)
         if len(self._cache) >= _MAX_CACHED:
             self._cache.clear()
         self._cache[key_id] = (record, principal, now)
@@ -166,7 +188,10 @@ class Security:
     async def create_key(self, *, name: str, role: Role, packs: tuple[str, ...] = (),
                          sites: tuple[str, ...] = ()) -> tuple[NewKey, KeyRecord]:
         """A new key: its plaintext (show it once) and the stored record."""
-        return await create_key(self.store, name=name, role=role, packs=packs, sites=sites)
+        key, record = await create_key(self.store, name=name, role=role, packs=packs,
+                                       sites=sites)
+        self._unknown.pop(key.id, None)
+        return key, record
 
     async def revoke_key(self, key_id: str) -> KeyRecord:
         """Revoke a key; it stops working in this process at once. NotFoundError if absent."""

@@ -86,3 +86,66 @@ async def _make_key(srv: LiveServer) -> str:
 
     key, _ = await create_key(srv.runtime.security.store, name="k", role=Role.viewer)
     return key.plaintext
+
+
+def _me(srv: LiveServer, headers: dict[str, str] | None = None) -> httpx.Response:
+    return httpx.get(f"{srv.url}/api/v1/auth/me", headers=headers or {})
+
+
+def test_failed_attempts_lock_the_address_out_before_any_key_is_checked(
+        tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, auth=True, retention="0", auth_failures=3)
+    with live_server(settings) as srv:
+        bad = {"X-API-Key": new_key().plaintext}
+        assert [_me(srv, bad).status_code for _ in range(3)] == [401, 401, 401]
+        r = _me(srv, bad)
+        assert r.status_code == 429
+        assert r.headers["content-type"] == "application/problem+json"
+        retry = int(r.headers["retry-after"])
+        assert retry >= 1 and "failed API key attempts" in r.json()["detail"]
+        # meanwhile a right key from that address is refused too: a good guess must not
+        # be told from a bad one while the address is locked out
+        assert _me(srv, srv.headers).status_code == 429
+        assert srv.call(_ws_close_code(srv.ws_url + "?token=a.b.c")) == 4429
+        # the other buckets are untouched: public paths, and requests without a key
+        assert httpx.get(f"{srv.url}/health/live").status_code == 200
+        assert _me(srv).status_code == 401
+        # once Retry-After has passed (the limiter's clock moved instead of sleeping)
+        failures = srv.runtime.security.failures
+        real_clock = failures.clock
+        failures.clock = lambda: real_clock() + retry
+        assert _me(srv, srv.headers).status_code == 200
+        assert _me(srv, bad).status_code == 401
+
+
+async def _ws_close_code(url: str) -> int:
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    async with connect(url) as ws:
+        try:
+            await ws.recv()
+        except ConnectionClosed as closed:
+            assert closed.rcvd is not None
+            return closed.rcvd.code
+    raise AssertionError("the stream was not closed")
+
+
+def test_requests_without_a_key_have_a_bucket_per_address(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, auth=True, retention="0", anon_rate_limit=0.5,
+                        anon_rate_burst=2)
+    with live_server(settings) as srv:
+        assert [_me(srv).status_code for _ in range(3)] == [401, 401, 429]
+        r = _me(srv)
+        assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+        assert "without an API key" in r.json()["detail"]
+        assert _me(srv, srv.headers).status_code == 200  # a key has its own bucket
+        assert httpx.get(f"{srv.url}/health/ready").status_code == 200  # public: no limit
+
+
+def test_with_auth_off_each_address_has_a_bucket(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, auth=False, retention="0", rate_limit=0.5,
+                        rate_burst=3)
+    with live_server(settings) as srv:
+        assert [_me(srv).status_code for _ in range(4)] == [200, 200, 200, 429]
+        assert "per client address" in _me(srv).json()["detail"]

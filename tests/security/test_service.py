@@ -20,9 +20,11 @@ class CountingStore(MemoryKeyStore):
     def __init__(self) -> None:
         super().__init__()
         self.reads = 0
+        self.ids: list[str] = []
 
     async def get_key(self, key_id: str) -> KeyRecord | None:
         self.reads += 1
+        self.ids.append(key_id)
         return await super().get_key(key_id)
 
 
@@ -98,3 +100,41 @@ def test_short_admin_key_or_secret_is_a_config_error() -> None:
 def test_settings_repr_hides_keys_and_secrets() -> None:
     text = repr(Settings(admin_key="a" * 20 + "SECRETKEY", secret="b" * 40 + "SIGNING"))
     assert "SECRETKEY" not in text and "SIGNING" not in text and "***" in text
+
+
+async def test_an_unknown_key_id_reaches_the_store_once_per_cache_ttl(tmp_path: Path) -> None:
+    store = CountingStore()
+    security = Security(Settings(data_dir=tmp_path, auth=True), store)
+    await security.start()
+    for _ in range(1000):
+        with pytest.raises(AuthError, match="unknown"):
+            await security.authenticate("rk_nosuchid_guess")
+    assert store.ids.count("nosuchid") == 1
+    await security.aclose()
+
+
+async def test_made_up_key_ids_do_not_push_real_keys_out_of_the_cache(tmp_path: Path) -> None:
+    store = CountingStore()
+    security = Security(Settings(data_dir=tmp_path, auth=True), store)
+    await security.start()
+    key, _ = await security.create_key(name="k", role=Role.viewer)
+    await security.authenticate(key.plaintext)
+    for i in range(12_000):  # more than either cache holds
+        with pytest.raises(AuthError):
+            await security.authenticate(f"rk_made{i}_up")
+    await security.authenticate(key.plaintext)
+    assert store.ids.count(key.id) == 1
+    await security.aclose()
+
+
+async def test_a_key_made_here_works_at_once_after_its_id_was_asked_for(
+        tmp_path: Path) -> None:
+    security = Security(Settings(data_dir=tmp_path, auth=True, key_cache_ttl="1h"),
+                        MemoryKeyStore())
+    await security.start()
+    key = new_key("admin-env")  # the id the admin_key setting's key takes
+    with pytest.raises(AuthError):
+        await security.authenticate(key.plaintext)
+    await security._install_admin_key(key.plaintext)
+    assert (await security.authenticate(key.plaintext)).role is Role.admin
+    await security.aclose()
