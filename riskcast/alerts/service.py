@@ -134,6 +134,9 @@ class AlertService(Admin):
         self.processed = 0
         self.dropped = 0
         self.write_failures = 0
+        #: Without the lease: alert counts by state read from the shared store (stats()).
+        self._counted: dict[str, int] = {}
+        self._next_count = self._next_resolved = 0
 
     # -- lifecycle of the service -----------------------------------------------------------
 
@@ -213,8 +216,13 @@ class AlertService(Admin):
         await self.store.aclose()
 
     def stats(self) -> dict[str, Any]:
-        by_state = Counter(a.state for a in self.lifecycle.alerts.values())
+        """Counts for /api/v1/system and metrics. The holder of the lease counts the alerts
+        it holds; another process (``role: follower``) those it last read from the shared
+        store (open ones every 2 s, resolved ones every 30 s)."""
+        by_state: Mapping[str, int] = (Counter(a.state for a in self.lifecycle.alerts.values())
+                                       if self.leader else self._counted)
         return {
+            "role": "leader" if self.leader else "follower",
             "rules": len(self.lifecycle.rules),
             "alerts": {s: by_state.get(s, 0)
                        for s in ("pending", "firing", "acknowledged", "resolved")},
@@ -288,6 +296,7 @@ class AlertService(Admin):
                 async with self._lock:
                     await self.reload_rules(now)
                     self.lifecycle.silences = await self.store.silences()
+            await self._count_from_store(now)
             return
         async with self._lock:
             if now >= self._next_rules:
@@ -309,6 +318,21 @@ class AlertService(Admin):
                 await self.store.write(Change(
                     prune_sent_before=now - self.settings.us("sent_retention")))
         await self.outbox.run_due(now)
+
+    async def _count_from_store(self, now: int) -> None:
+        """A follower holds no alerts in memory: count the shared store's, the open ones
+        (few) every 2 s, the resolved ones (they accumulate) every 30 s."""
+        if now < self._next_count:
+            return
+        self._next_count = now + 2_000_000
+        counts = {state: len(await self.store.alerts(AlertQuery(state=state)))
+                  for state in ("pending", "firing", "acknowledged")}
+        if now >= self._next_resolved:
+            self._next_resolved = now + 30_000_000
+            counts["resolved"] = len(await self.store.alerts(AlertQuery(state="resolved")))
+        else:
+            counts["resolved"] = self._counted.get("resolved", 0)
+        self._counted = counts
 
     async def _timers(self) -> None:
         while True:

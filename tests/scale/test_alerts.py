@@ -42,6 +42,12 @@ def post(url: str, value: float, k: int) -> None:
     assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
 
 
+def alert_counts(url: str) -> tuple[str, int]:
+    """The process's role and its count of firing alerts in /api/v1/system."""
+    stats = httpx.get(f"{url}/api/v1/system").json()["alerts"]
+    return stats["role"], stats["alerts"]["firing"]
+
+
 def alert_of(url: str) -> dict[str, Any]:
     r = httpx.get(f"{url}/api/v1/alerts/windy:g1")
     return r.json() if r.status_code == 200 else {}
@@ -89,6 +95,9 @@ def test_alerts_fire_once_and_fail_over_when_the_holder_dies(
             if process.proc is not None:
                 alert = alert_of(process.url)
                 assert (alert["state"], alert["episodes"]) == ("firing", episode)
+        if holder.proc is not None:  # the follower counts alerts from the shared store
+            wait_for(lambda: alert_counts(other.url) == ("follower", 1))
+            assert alert_counts(holder.url) == ("leader", 1)
         post(ingest, 70.0, k + 2)  # still above: no new notification
         # Acknowledged through the process that does not hold the lease.
         r = httpx.post(f"{ingest}/api/v1/alerts/windy:g1/ack", json={"by": "ann"})
