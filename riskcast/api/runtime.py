@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -173,6 +174,8 @@ class Runtime:
     def stats(self) -> dict[str, Any]:
         c = self.pipeline.committer
         return {
+            # Which process answered (each worker of ``serve --workers N`` is one).
+            "process": {"pid": os.getpid()},
             "uptime_s": round(time.time() - self.started_at, 1),
             "sites": len(self.pipeline.sites),
             "ingest": {"accepted": self.pipeline.accepted_total,

@@ -119,6 +119,34 @@ def worker_pids(parent: int) -> list[int]:
     return pids
 
 
+def test_workers_share_the_requests(tmp_path: Path, database: str,
+                                    redis_server: Daemon) -> None:
+    """Requests on new connections are answered by both workers, not only one (each
+    answer names its process in /api/v1/system)."""
+    bus = f"redis://127.0.0.1:{redis_server.port}/0"
+    server = ServeProcess(tmp_path, storage=database, bus=bus, workers=2).start()
+    try:
+        workers = set(worker_pids(server.pid))
+        assert len(workers) == 2
+
+        async def answered_by() -> set[int]:
+            seen: set[int] = set()
+            deadline = asyncio.get_running_loop().time() + 60
+
+            async def one() -> None:
+                async with httpx.AsyncClient() as client:  # a connection of its own
+                    r = await client.get(f"{server.url}/api/v1/system")
+                    seen.add(r.json()["process"]["pid"])
+
+            while seen != workers and asyncio.get_running_loop().time() < deadline:
+                await asyncio.gather(*(one() for _ in range(8)))
+            return seen
+
+        assert asyncio.run(answered_by()) == workers
+    finally:
+        server.stop()
+
+
 def test_a_killed_worker_is_replaced(tmp_path: Path, database: str,
                                      redis_server: Daemon) -> None:
     import os
