@@ -69,7 +69,8 @@ class _Series:
 class Engine:
     """Conditions of every rule over every site; ``sites`` is looked up for new site ids."""
 
-    def __init__(self, sites: Callable[[], Mapping[str, Site]], *, ring_size: int = 32) -> None:
+    def __init__(self, sites: Callable[[], Mapping[str, Site]], *, ring_size: int = 32,
+                 drift: Callable[[Drift, str], float | None] | None = None) -> None:
         self._sites = sites
         self.ring_size = ring_size
         self.ids: list[str] = []
@@ -87,12 +88,10 @@ class Engine:
         #: Site ids in the site table at the last refresh, and those deleted from it.
         self._listed: set[str] = set()
         self._gone: set[str] = set()
-        #: The measure of a ``drift`` condition at a site (``None``: no verdict): the
-        #: ``drift_measure`` of the ``sites`` provider when it has one (the runtime passes
-        #: :class:`riskcast.pipeline.predictions.SitesWithDrift`), so an engine made afresh
-        #: (a new lease holder) keeps it.
-        self.drift: Callable[[Drift, str], float | None] | None = getattr(
-            sites, "drift_measure", None)
+        #: The measure of a ``drift`` condition at a site (``None``: no verdict); the
+        #: runtime passes the live pipeline's
+        #: :meth:`riskcast.pipeline.predictions.OnlinePredictions.drift_measure`.
+        self.drift = drift
         #: (rule, site) pairs evaluated so far.
         self.evaluations = 0
         self.readings = 0

@@ -50,7 +50,7 @@ from riskcast.alerts.records import (
     StoredRule,
     Transition,
 )
-from riskcast.alerts.rules import parse_rule
+from riskcast.alerts.rules import Drift, parse_rule
 from riskcast.alerts.settings import AlertSettings
 from riskcast.alerts.sqlite import SqliteAlertStore
 from riskcast.alerts.store import AlertStore
@@ -92,14 +92,17 @@ class AlertService(Admin):
     """Alerting for one process. ``store`` defaults to SQLite at ``<data_dir>/alerts.db``
     (memory when ``data_dir`` is None); ``notifiers`` replace the built-in ones by route
     type; ``clock`` returns microseconds (tests pass a fake one and call :meth:`tick`);
-    ``lease`` decides which process evaluates (default: this one, alone)."""
+    ``lease`` decides which process evaluates (default: this one, alone); ``drift`` measures
+    ``drift`` conditions at a site (the runtime passes the pipeline's
+    :meth:`~riskcast.pipeline.predictions.OnlinePredictions.drift_measure`)."""
 
     def __init__(self, *, bus: Bus, sites: Callable[[], Mapping[str, Site]],
                  packs: Iterable[Pack], data_dir: Path | None,
                  clock: Callable[[], int] = now_us, store: AlertStore | None = None,
                  notifiers: Mapping[str, Notifier] | None = None,
                  settings: AlertSettings | None = None,
-                 rng: random.Random | None = None, lease: Lease | None = None) -> None:
+                 rng: random.Random | None = None, lease: Lease | None = None,
+                 drift: Callable[[Drift, str], float | None] | None = None) -> None:
         self.settings = settings or AlertSettings()
         self.bus = bus
         self.sites = sites
@@ -110,7 +113,10 @@ class AlertService(Admin):
                 Path(data_dir) / "alerts.db", synchronous=self.settings.sqlite_synchronous))
         self.store = store
         self.notifiers = {**default_notifiers(), **(notifiers or {})}
-        self.engine = Engine(sites, ring_size=self.settings.ring_size)
+        #: The measure of ``drift`` conditions (a served model's recent feature rows at a site
+        #: against its training reference); without it drift rules never fire.
+        self.drift = drift
+        self.engine = Engine(sites, ring_size=self.settings.ring_size, drift=drift)
         self.lifecycle = Lifecycle(sites, group_wait_us=self.settings.us("group_wait"),
                                    default_routes=self.settings.default_routes)
         self.outbox = Outbox(self.store, self.notifiers, clock,
@@ -168,7 +174,8 @@ class AlertService(Admin):
         async with self._lock:
             now = self.clock()
             # Start from what the store holds, not from what this process last knew.
-            self.engine = Engine(self.sites, ring_size=self.settings.ring_size)
+            self.engine = Engine(self.sites, ring_size=self.settings.ring_size,
+                                 drift=self.drift)
             self.lifecycle = Lifecycle(self.sites, group_wait_us=self.settings.us("group_wait"),
                                        default_routes=self.settings.default_routes)
             self.engine.refresh_sites(now)

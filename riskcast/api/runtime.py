@@ -22,6 +22,7 @@ from riskcast.backup.lock import DataDirLock
 from riskcast.backup.schedule import BackupJob
 from riskcast.bus import open_bus
 from riskcast.bus.base import Bus
+from riskcast.core.sites import Site
 from riskcast.cluster.jobs import LeasedJobs, lease_for
 from riskcast.ingest.coordinator import PollCoordinator
 from riskcast.ingest.mqtt import MqttSource
@@ -29,7 +30,6 @@ from riskcast.ingest.pollers import JsonPoller
 from riskcast.ingest.simulator import Simulator
 from riskcast.packs.registry import PackSet
 from riskcast.pipeline import Pipeline
-from riskcast.pipeline.predictions import SitesWithDrift
 from riskcast.pipeline.retention import RetentionJob
 from riskcast.security.service import Security
 from riskcast.settings import Settings
@@ -64,8 +64,8 @@ class Runtime:
         except ImportError:  # the ml extra is not installed: no model registry
             log.info("model registry off: pip install 'riskcast[ml]'")
         self.alerts = AlertService(
-            # The sites, and the drift measure of served models for drift rules.
-            bus=self.bus, sites=SitesWithDrift(self.pipeline), packs=self.packs.packs.values(),
+            bus=self.bus, sites=self._sites, packs=self.packs.packs.values(),
+            drift=self.pipeline.predictions.drift_measure,
             data_dir=None if settings.storage == "memory" else settings.data_dir,
             settings=AlertSettings(sqlite_synchronous=settings.sqlite_synchronous),
             **shared_state(self.storage, settings.us("lease_interval") / 1e6))
@@ -132,6 +132,9 @@ class Runtime:
 
                 self._tasks.append(asyncio.create_task(
                     deploy_missing(self.models, self.packs.packs.values()), name="demo-models"))
+
+    def _sites(self) -> dict[str, Site]:
+        return self.pipeline.sites
 
     async def _start_simulator(self) -> Simulator:
         sites = []

@@ -8,6 +8,7 @@ the ``models`` channel as ``{"type": "alias", ...}``.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -124,36 +125,51 @@ class ModelRegistry:
 
     async def deploy(self, name: str, version: int, alias: str = "production",
                      by: str = "") -> AliasMove:
-        """Point ``alias`` at ``version``; record and publish the move.
+        """Point ``alias`` at ``version``; record (in a worker thread) and publish the move.
 
         :class:`ConflictError` when it points there already.
         """
+        return await self._publish(await asyncio.to_thread(self.record_deploy, name, version,
+                                                           alias, by))
+
+    async def rollback(self, name: str, alias: str = "production", by: str = "") -> AliasMove:
+        """Move ``alias`` back to the version it held before its last deploy (recorded in a
+        worker thread, then published).
+
+        :class:`ConflictError` when there is nothing to go back to.
+        """
+        return await self._publish(await asyncio.to_thread(self.record_rollback, name, alias,
+                                                           by))
+
+    def record_deploy(self, name: str, version: int, alias: str = "production",
+                      by: str = "") -> AliasMove:
+        """:meth:`deploy` without publishing; blocking."""
         check_alias(alias)
         self.store.get(check_name(name), version)
         current = self.aliases(name).get(alias)
         if current == version:
             raise ConflictError(f"{name} {alias} is version {version} already")
-        return await self._move(name, alias, current, version, "deploy", by)
+        return self._move(name, alias, current, version, "deploy", by)
 
-    async def rollback(self, name: str, alias: str = "production", by: str = "") -> AliasMove:
-        """Move ``alias`` back to the version it held before its last deploy.
-
-        :class:`ConflictError` when there is nothing to go back to.
-        """
+    def record_rollback(self, name: str, alias: str = "production", by: str = "") -> AliasMove:
+        """:meth:`rollback` without publishing; blocking."""
         check_alias(alias)
         self.versions(name)
         stack = alias_stack(self.store.moves(name, alias))
         if len(stack) < 2:
             raise ConflictError(f"{name} {alias} has no earlier version to roll back to")
-        return await self._move(name, alias, stack[-1], stack[-2], "rollback", by)
+        return self._move(name, alias, stack[-1], stack[-2], "rollback", by)
 
-    async def _move(self, name: str, alias: str, current: int | None, target: int,
-                    kind: str, by: str) -> AliasMove:
+    def _move(self, name: str, alias: str, current: int | None, target: int,
+              kind: str, by: str) -> AliasMove:
         move = AliasMove(name=name, alias=alias, from_version=current, to_version=target,
                          kind="rollback" if kind == "rollback" else "deploy", by=by,
                          at=format_us(self.clock()))
         self.store.add_move(move)
         self.generation += 1
+        return move
+
+    async def _publish(self, move: AliasMove) -> AliasMove:
         if self.bus is not None:
             await self.bus.publish(CHANNEL, {"type": "alias", **move.to_dict()})
         return move

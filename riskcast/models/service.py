@@ -71,15 +71,23 @@ class ModelService:
         self._generation = -1
         self._stamp: tuple[int, int] = (-1, -1)
         self._checked = 0.0
+        self._watch: asyncio.Task[None] | None = None
         self._online: dict[str, RiverOnlineClassifier] = {}
         #: Called after each answered prediction with the model and its seconds (metrics).
         self.on_predict: Callable[[str, float], None] | None = None
 
     async def start(self) -> None:
-        """Nothing to connect: the store opened with the service."""
+        """Watch the store for changes made by other processes (the store opened with the
+        service)."""
+        self._stamp = await asyncio.to_thread(self.registry.store.stamp)
+        self._watch = asyncio.create_task(self._watch_store(), name="models-watch")
 
     async def aclose(self) -> None:
         """Wait for running training jobs, then close the store."""
+        if self._watch is not None:
+            self._watch.cancel()
+            await asyncio.gather(self._watch, return_exceptions=True)
+            self._watch = None
         await self.jobs.aclose()
         self.registry.close()
 
@@ -181,17 +189,12 @@ class ModelService:
         for changes made through this process, within :data:`RECHECK_SECONDS` for changes made
         by another (``riskcast model deploy`` while the server runs).
         """
-        now = time.monotonic()
-        if now - self._checked > RECHECK_SECONDS:
-            self._checked = now
-            stamp = self.registry.store.stamp()
-            if stamp != self._stamp:
-                self._stamp = stamp
-                self._resolved.clear()
-        if self._generation != self.registry.generation:
-            self._resolved.clear()
-            self._generation = self.registry.generation
-        found = self._resolved.get((name, ref))
+        if self._watch is None:  # not started (the CLI, tests): check here
+            now = time.monotonic()
+            if now - self._checked > RECHECK_SECONDS:
+                self._checked = now
+                self._note_stamp(self.registry.store.stamp())
+        found = self._cached(name, ref)
         if found is not None:
             return found
         meta = self.registry.resolve(name, ref)
@@ -201,6 +204,36 @@ class ModelService:
             servable = self._predictors[key] = self._load(meta)
         self._resolved[(name, ref)] = servable
         return servable
+
+    async def aservable(self, name: str, ref: str | int | None = None,
+                        ) -> Predictor | ForecasterSet:
+        """:meth:`servable` for the event loop: a cached resolution at once, else resolved
+        and loaded (SQLite, the artifact file) in a worker thread."""
+        found = self._cached(name, ref)
+        if found is not None:
+            return found
+        return await asyncio.to_thread(self.servable, name, ref)
+
+    def _cached(self, name: str, ref: str | int | None) -> Predictor | ForecasterSet | None:
+        if self._generation != self.registry.generation:
+            self._resolved.clear()
+            self._generation = self.registry.generation
+        return self._resolved.get((name, ref))
+
+    def _note_stamp(self, stamp: tuple[int, int]) -> None:
+        if stamp != self._stamp:
+            self._stamp = stamp
+            self._resolved.clear()
+
+    async def _watch_store(self) -> None:
+        """Notice versions added and aliases moved by other processes (a worker thread reads
+        the store's stamp every :data:`RECHECK_SECONDS`)."""
+        while True:
+            try:
+                self._note_stamp(await asyncio.to_thread(self.registry.store.stamp))
+            except Exception:  # a store hiccup: try again next time
+                log.warning("model registry: could not read its stamp", exc_info=True)
+            await asyncio.sleep(RECHECK_SECONDS)
 
     def _load(self, meta: ModelVersion) -> Predictor | ForecasterSet:
         artifact = self.registry.load(meta)
@@ -372,6 +405,16 @@ class ModelService:
                 "predictions": None if live is None else live.model_stats(name),
                 "shadow": {"comparisons": self.shadow.report(name, task)},
                 "drift": None if live is None else live.drift_summary(name)}
+
+    async def astatus(self, name: str, live: OnlinePredictions | None = None,
+                      ) -> dict[str, Any]:
+        """:meth:`status` for the event loop: the registry part in a worker thread, the live
+        counters and drift (in memory, the loop's) here."""
+        out = await asyncio.to_thread(self.status, name)
+        if live is not None:
+            out["predictions"] = live.model_stats(name)
+            out["drift"] = live.drift_summary(name)
+        return out
 
     # -- watching ----------------------------------------------------------------------------
 

@@ -94,21 +94,6 @@ class _Learner:
         return self.forecast, self.model.features_at(t + gap)
 
 
-class SitesWithDrift:
-    """The site table as the alerts engine reads it (called: the sites by id), offering also
-    the drift measure of the served models' recent feature rows (``drift_measure``), which
-    the engine uses for ``drift`` conditions."""
-
-    def __init__(self, pipeline: Pipeline) -> None:
-        self.pipeline = pipeline
-
-    def __call__(self) -> dict[str, Site]:
-        return self.pipeline.sites
-
-    def drift_measure(self, condition: Drift, site_id: str) -> float | None:
-        return self.pipeline.predictions.drift_measure(condition, site_id)
-
-
 class OnlinePredictions:
     """Pending (model, variable, site) work with merged spans, served by one task."""
 
@@ -261,12 +246,12 @@ class OnlinePredictions:
 
     # -- serving -------------------------------------------------------------------------
 
-    def _version(self, name: str, alias: str) -> Predictor | ForecasterSet | None:
+    async def _version(self, name: str, alias: str) -> Predictor | ForecasterSet | None:
         assert self.models is not None
         if (name, alias) in self._absent:
             return None
         try:
-            return self.models.servable(name, alias)
+            return await self.models.aservable(name, alias)
         except NotFoundError:
             self._absent.add((name, alias))
             return None
@@ -274,11 +259,11 @@ class OnlinePredictions:
     async def _serve(self, name: str, variable: str, site: Site, lo: int, hi: int) -> None:
         from riskcast.models.predict import Predictor
 
-        production = self._version(name, "production")
+        production = await self._version(name, "production")
         if production is None:  # not deployed: nothing to serve until it is
             self._inputs[name] = frozenset()
             return
-        staging = self._version(name, "staging")
+        staging = await self._version(name, "staging")
         if staging is not None and staging.meta.version == production.meta.version:
             staging = None
         if isinstance(production, Predictor):
@@ -419,7 +404,8 @@ class OnlinePredictions:
         day = format_us(now_us())[:10]
         for entry in (learner, other):
             if entry is not None and entry.tally["n"]:
-                self.models.registry.store.add_outcomes(name, entry.version, day, entry.tally)
+                await asyncio.to_thread(self.models.registry.store.add_outcomes, name,
+                                        entry.version, day, entry.tally)
                 entry.tally = {"n": 0, "correct": 0, "brier_sum": 0.0, "abs_error_sum": 0.0,
                                "sq_error_sum": 0.0}
         if staging is not None and made:

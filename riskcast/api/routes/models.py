@@ -117,7 +117,7 @@ def _ref(version: str | None) -> str | int | None:
 
 @router.get("", summary="Every model, with its versions count and aliases")
 async def list_models(request: Request) -> dict[str, Any]:
-    return {"models": _service(request).list()}
+    return {"models": await asyncio.to_thread(_service(request).list)}
 
 
 @router.get("/jobs/{job_id}",
@@ -128,7 +128,7 @@ async def get_job(job_id: str, request: Request) -> dict[str, Any]:
 
 @router.get("/{name}", summary="A model: versions, aliases and alias moves")
 async def show_model(name: str, request: Request) -> dict[str, Any]:
-    return _service(request).show(name)
+    return await asyncio.to_thread(_service(request).show, name)
 
 
 @router.post("/{name}/train", status_code=202,
@@ -143,7 +143,8 @@ async def train(name: str, request: Request, body: TrainBody | None = None) -> d
              summary="Register a weighted vote of registered versions as a new version")
 async def ensemble(name: str, body: EnsembleBody, request: Request) -> dict[str, Any]:
     members = [(m.model, m.version, m.weight) for m in body.members]
-    return _service(request).ensemble(name, members, by=body.by).to_dict()
+    meta = await asyncio.to_thread(_service(request).ensemble, name, members, by=body.by)
+    return meta.to_dict()
 
 
 @router.post("/{name}/predict", summary="Predict a few rows with one version")
@@ -155,7 +156,9 @@ async def predict(
     site: Annotated[str | None, Query(
         max_length=64, description="a forecaster's station whose learnt weights to use")] = None,
 ) -> dict[str, Any]:
-    return _service(request).predict(name, body.rows, _ref(version), level=level, site=site)
+    service = _service(request)
+    await service.aservable(name, _ref(version))  # loaded off the loop on a cache miss
+    return service.predict(name, body.rows, _ref(version), level=level, site=site)
 
 
 @router.post("/{name}/predict/batch",
@@ -205,25 +208,26 @@ async def drift(name: str, request: Request, version: VersionQuery = None) -> di
     body = await _batch_body(request)
     if body.columns is None:
         raise ValidationError("give recent values as columns by feature name", field="columns")
-    return _service(request).drift(name, body.columns, _ref(version))
+    return await asyncio.to_thread(_service(request).drift, name, body.columns, _ref(version))
 
 
 @router.post("/{name}/online/learn",
              summary="Teach the online (River) learner of this name labelled rows, in order")
 async def learn(name: str, body: LearnBody, request: Request) -> dict[str, Any]:
-    return _service(request).learn(name, body.rows, body.labels)
+    return await asyncio.to_thread(_service(request).learn, name, body.rows, body.labels)
 
 
 @router.post("/{name}/online/predict", summary="P(true) per row from the online learner")
 async def predict_online(name: str, body: OnlineRows, request: Request) -> dict[str, Any]:
-    return _service(request).predict_online(name, body.rows)
+    return await asyncio.to_thread(_service(request).predict_online, name, body.rows)
 
 
 @router.post("/{name}/outcomes",
              summary="Score a version's predictions against labels that arrived later")
 async def outcomes(name: str, body: OutcomesBody, request: Request,
                    version: VersionQuery = None) -> dict[str, Any]:
-    return _service(request).record_outcomes(name, body.rows, body.labels, _ref(version))
+    return await asyncio.to_thread(_service(request).record_outcomes, name, body.rows,
+                                   body.labels, _ref(version))
 
 
 class FeedbackBody(BaseModel):
@@ -258,21 +262,21 @@ async def feedback_list(name: str, request: Request,
 
 @router.get("/{name}/performance", summary="Live metrics per version, in all and by day")
 async def performance(name: str, request: Request) -> dict[str, Any]:
-    return _service(request).performance(name)
+    return await asyncio.to_thread(_service(request).performance, name)
 
 
 @router.get("/{name}/status",
             summary="Production and staging versions, when deployed, live prediction "
                     "counters, the shadow summary and the latest drift figures")
 async def status(name: str, request: Request) -> dict[str, Any]:
-    return _service(request).status(name, request.app.state.runtime.pipeline.predictions)
+    return await _service(request).astatus(name, request.app.state.runtime.pipeline.predictions)
 
 
 @router.get("/{name}/shadow",
             summary="Staging scored beside production on the live rows: agreement, "
                     "differences, and each version's live metrics")
 async def shadow(name: str, request: Request) -> dict[str, Any]:
-    return _service(request).shadow_report(name)
+    return await asyncio.to_thread(_service(request).shadow_report, name)
 
 
 @router.post("/{name}/deploy", summary="Point an alias at a version")
@@ -291,4 +295,4 @@ async def rollback(name: str, request: Request,
 
 @router.get("/{name}/metrics", summary="A version's cross-validated metrics beside its baseline")
 async def metrics(name: str, request: Request, version: VersionQuery = None) -> dict[str, Any]:
-    return _service(request).metrics(name, _ref(version))
+    return await asyncio.to_thread(_service(request).metrics, name, _ref(version))
