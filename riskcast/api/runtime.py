@@ -59,8 +59,11 @@ class Runtime:
         self.models: ModelService | None = None
         try:
             from riskcast.models.service import ModelService
+            from riskcast.models.store import open_model_store
 
-            self.models = ModelService(settings.data_dir, self.bus)
+            # Beside PostgreSQL storage the registry is shared too (docs/models.md).
+            self.models = ModelService(settings.data_dir, self.bus, store=open_model_store(
+                settings, schema=str(getattr(self.storage, "schema", "riskcast"))))
         except ImportError:  # the ml extra is not installed: no model registry
             log.info("model registry off: pip install 'riskcast[ml]'")
         self.alerts = AlertService(

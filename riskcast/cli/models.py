@@ -48,13 +48,15 @@ def _user() -> str:
 
 @contextmanager
 def _service(config: Path | None, data_dir: Path | None,
-             source: Path | None = None) -> Iterator[ModelService]:
-    settings = settings_from(config, data_dir=data_dir)
+             source: Path | None = None, storage: str | None = None) -> Iterator[ModelService]:
+    settings = settings_from(config, data_dir=data_dir, storage=storage)
     err = Console(stderr=True)
     try:
         from riskcast.models.service import ModelService
+        from riskcast.models.store import open_model_store
 
-        service = ModelService(settings.data_dir, source_dir=source)
+        service = ModelService(settings.data_dir, source_dir=source,
+                               store=open_model_store(settings))
     except RiskcastError as error:
         err.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from error

@@ -20,7 +20,7 @@ from riskcast.core.clock import format_us, now_us
 from riskcast.exceptions import ConflictError, NotFoundError, ValidationError
 from riskcast.models import serialization
 from riskcast.models.records import ALIASES, AliasMove, ModelVersion
-from riskcast.models.store import SqliteModelStore, alias_stack, check_name
+from riskcast.models.store import ModelStore, SqliteModelStore, alias_stack, check_name
 from riskcast.types import Micros
 
 #: The bus channel of model events.
@@ -36,11 +36,13 @@ def check_alias(alias: str) -> str:
 
 
 class ModelRegistry:
-    """Versions in a :class:`SqliteModelStore` under ``data_dir``, loaded models cached."""
+    """Versions in ``store`` (default: a :class:`SqliteModelStore` under ``data_dir``),
+    loaded models cached."""
 
     def __init__(self, data_dir: Path, bus: Bus | None = None,
-                 clock: Callable[[], Micros] = now_us) -> None:
-        self.store = SqliteModelStore(data_dir)
+                 clock: Callable[[], Micros] = now_us, *,
+                 store: ModelStore | None = None) -> None:
+        self.store: ModelStore = store if store is not None else SqliteModelStore(data_dir)
         self.bus = bus
         self.clock = clock
         self._loaded: dict[tuple[str, int], Any] = {}

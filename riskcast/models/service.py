@@ -26,7 +26,7 @@ from riskcast.models.predict import MAX_BATCH_ROWS, MAX_ROWS, Predictor, to_matr
 from riskcast.models.records import AliasMove, ModelVersion
 from riskcast.models.registry import ModelRegistry
 from riskcast.models.shadow import ShadowTally
-from riskcast.models.store import check_name
+from riskcast.models.store import ModelStore, check_name
 from riskcast.models.trainers import Trainer, builtin_trainers
 from riskcast.models.training import Progress, fit_version
 from riskcast.types import Micros
@@ -49,18 +49,21 @@ class ModelService:
     """Models under ``data_dir`` (``models.db`` and ``models/``); events on ``bus``.
 
     ``source_dir`` is where trainers read their data files (default: the project's
-    ``shared/data``); ``trainers`` adds to or replaces the built-in ones.
+    ``shared/data``); ``trainers`` adds to or replaces the built-in ones; ``store`` replaces
+    the SQLite store under ``data_dir`` (:func:`~riskcast.models.store.open_model_store`:
+    PostgreSQL beside PostgreSQL storage).
     """
 
     def __init__(self, data_dir: Path, bus: Bus | None = None, clock: Callable[[], Micros] = now_us,
                  *, source_dir: Path | None = None,
-                 trainers: Mapping[str, Trainer] | None = None) -> None:
+                 trainers: Mapping[str, Trainer] | None = None,
+                 store: ModelStore | None = None) -> None:
         self.data_dir = Path(data_dir)
         self.bus = bus
         self.clock = clock
         self.source_dir = source_dir
         self.trainers: dict[str, Trainer] = {**builtin_trainers(), **(trainers or {})}
-        self.registry = ModelRegistry(self.data_dir, bus, clock)
+        self.registry = ModelRegistry(self.data_dir, bus, clock, store=store)
         self.jobs = TrainingJobs(bus, clock)
         self._predictors: dict[tuple[str, int], Predictor | ForecasterSet] = {}
         self._resolved: dict[tuple[str, str | int | None], Predictor | ForecasterSet] = {}
@@ -72,6 +75,7 @@ class ModelService:
         self._stamp: tuple[int, int] = (-1, -1)
         self._checked = 0.0
         self._watch: asyncio.Task[None] | None = None
+        self._noted = asyncio.Condition()
         self._online: dict[str, RiverOnlineClassifier] = {}
         #: Called after each answered prediction with the model and its seconds (metrics).
         self.on_predict: Callable[[str, float], None] | None = None
@@ -220,20 +224,30 @@ class ModelService:
             self._generation = self.registry.generation
         return self._resolved.get((name, ref))
 
-    def _note_stamp(self, stamp: tuple[int, int]) -> None:
+    def _note_stamp(self, stamp: tuple[int, int]) -> bool:
         if stamp != self._stamp:
             self._stamp = stamp
             self._resolved.clear()
+            return True
+        return False
 
     async def _watch_store(self) -> None:
         """Notice versions added and aliases moved by other processes (a worker thread reads
         the store's stamp every :data:`RECHECK_SECONDS`)."""
         while True:
             try:
-                self._note_stamp(await asyncio.to_thread(self.registry.store.stamp))
+                if self._note_stamp(await asyncio.to_thread(self.registry.store.stamp)):
+                    async with self._noted:
+                        self._noted.notify_all()
             except Exception:  # a store hiccup: try again next time
                 log.warning("model registry: could not read its stamp", exc_info=True)
             await asyncio.sleep(RECHECK_SECONDS)
+
+    async def noticed(self, stamp: tuple[int, int]) -> None:
+        """Return once this (started) service has noticed the store at ``stamp`` or later
+        (another process's versions and alias moves up to then are served)."""
+        async with self._noted:
+            await self._noted.wait_for(lambda: self._stamp >= stamp)
 
     def _load(self, meta: ModelVersion) -> Predictor | ForecasterSet:
         artifact = self.registry.load(meta)

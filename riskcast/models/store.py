@@ -1,4 +1,6 @@
-"""Where versions live: SQLite at ``<data_dir>/models.db``, artifacts beside it.
+"""Where versions live: the :class:`ModelStore` contract, and its embedded default,
+SQLite at ``<data_dir>/models.db`` with artifacts beside it (PostgreSQL:
+:mod:`riskcast.models.postgres`; :func:`open_model_store` picks by the storage setting).
 
 An artifact is ``<data_dir>/models/<name>/<version>.skops``; its sha256 is recorded with the
 version and checked on every load. Alias moves are an append-only log; where an alias points is
@@ -7,6 +9,7 @@ replayed from it (:func:`alias_stack`), so the log is the only truth.
 
 from __future__ import annotations
 
+import abc
 import re
 import sqlite3
 import threading
@@ -20,6 +23,7 @@ from riskcast.exceptions import ConflictError, NotFoundError, ValidationError
 from riskcast.feedback.predictions import PredictionFeedback
 from riskcast.models import serialization
 from riskcast.models.records import AliasMove, ModelVersion
+from riskcast.settings import Settings
 
 NAME_PATTERN: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _SCHEMA: Final = """
@@ -74,7 +78,83 @@ def alias_stack(moves: Sequence[AliasMove]) -> list[int]:
     return stack
 
 
-class SqliteModelStore:
+class ModelStore(abc.ABC):
+    """Where the registry keeps versions, artifacts, alias moves, live tallies, feedback and
+    online learners. Every method is blocking, atomic and thread-safe (callers on the event
+    loop use a worker thread); what one process writes, every process sharing the store
+    reads next."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the store. Safe to call twice."""
+
+    @abc.abstractmethod
+    def add(self, meta: ModelVersion, artifact: bytes) -> ModelVersion:
+        """Store ``artifact`` as the next version of ``meta.name`` (numbered one past the
+        latest, never the same number twice, also across processes) with its sha256 and
+        size; answer the stored version."""
+
+    @abc.abstractmethod
+    def stamp(self) -> tuple[int, int]:
+        """Changes whenever any process adds a version or moves an alias."""
+
+    @abc.abstractmethod
+    def names(self) -> list[str]:
+        """Every model name, sorted."""
+
+    @abc.abstractmethod
+    def versions(self, name: str) -> list[ModelVersion]:
+        """Every version of ``name``, oldest first (empty when there is none)."""
+
+    @abc.abstractmethod
+    def latest(self, name: str) -> ModelVersion | None:
+        """The newest version of ``name``, ``None`` when it has none."""
+
+    @abc.abstractmethod
+    def get(self, name: str, version: int) -> ModelVersion:
+        """One version; :class:`NotFoundError` when it does not exist."""
+
+    @abc.abstractmethod
+    def read_artifact(self, meta: ModelVersion) -> bytes:
+        """The artifact of ``meta``; :class:`ValidationError` (``field="artifact"``) when it
+        does not match the recorded sha256, :class:`NotFoundError` when it is gone."""
+
+    @abc.abstractmethod
+    def add_move(self, move: AliasMove) -> None:
+        """Append an alias move to the log (the log is never rewritten)."""
+
+    @abc.abstractmethod
+    def moves(self, name: str, alias: str | None = None) -> list[AliasMove]:
+        """The alias moves of ``name`` (of one alias when given), oldest first."""
+
+    @abc.abstractmethod
+    def put_online(self, name: str, features: Sequence[str], state: Any, at: str) -> None:
+        """Store (replace) the JSON state of the online learner ``name``."""
+
+    @abc.abstractmethod
+    def get_online(self, name: str) -> tuple[list[str], Any] | None:
+        """The features and state of the online learner ``name``, ``None`` if there is none."""
+
+    @abc.abstractmethod
+    def add_outcomes(self, name: str, version: int, day: str, tally: Mapping[str, Any]) -> None:
+        """Add a tally of scored predictions to the day's row of ``name`` ``version``."""
+
+    @abc.abstractmethod
+    def outcomes(self, name: str) -> list[dict[str, Any]]:
+        """The daily tallies of ``name``, by version then day."""
+
+    @abc.abstractmethod
+    def add_feedback(self, feedback: PredictionFeedback, day: str,
+                     tally: Mapping[str, Any]) -> None:
+        """Record feedback on one prediction and add its tally to the day's row, in one
+        transaction; :class:`ConflictError` when that prediction has feedback already."""
+
+    @abc.abstractmethod
+    def feedback(self, name: str, limit: int = 100) -> list[PredictionFeedback]:
+        """The latest feedback records of ``name``, newest first."""
+
+
+class SqliteModelStore(ModelStore):
     """Versions and alias moves in SQLite; every method is atomic and thread-safe."""
 
     def __init__(self, data_dir: Path) -> None:
@@ -266,3 +346,15 @@ class SqliteModelStore:
                 "FROM performance WHERE name = ? ORDER BY version, day", (name,)).fetchall()
         keys = ("version", "day", "n", "correct", "brier_sum", "abs_error_sum", "sq_error_sum")
         return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def open_model_store(settings: Settings, *, schema: str = "riskcast") -> ModelStore:
+    """The registry's store for ``settings``: PostgreSQL when storage is (tables in the
+    storage's ``schema``), so every process shares one registry; SQLite in the data dir
+    otherwise."""
+    url = settings.storage_url
+    if url.startswith(("postgres://", "postgresql://")):
+        from riskcast.models.postgres import PostgresModelStore
+
+        return PostgresModelStore(url, schema=schema)
+    return SqliteModelStore(settings.data_dir)
