@@ -39,10 +39,12 @@ __all__ = [
     "SLOW_CONSUMER_REASON",
     "Batch",
     "Encoder",
+    "Filters",
     "Hub",
     "Outbox",
     "Subscriber",
     "Subscription",
+    "filtered",
 ]
 
 log = logging.getLogger(__name__)
@@ -73,6 +75,31 @@ class Batch:
         self.events = events
         self.items = items
         self.joined = items[0] if len(items) == 1 else b"".join(items)
+
+    def only(self, keep: Callable[[Event], bool]) -> Batch | None:
+        """The events ``keep`` passes, their encodings reused (``None`` when none is)."""
+        picked = [i for i, event in enumerate(self.events) if keep(event)]
+        if len(picked) == len(self.events):
+            return self
+        if not picked:
+            return None
+        return Batch([self.events[i] for i in picked], [self.items[i] for i in picked])
+
+
+#: Per channel, which events one connection keeps (a key limited to some sites keeps only
+#: theirs on ``alerts``); the adapters apply it to what the hub hands them.
+Filters = Mapping[str, Callable[[Event], bool]]
+
+
+def filtered(batches: Sequence[Batch], filters: Filters) -> list[Batch]:
+    """``batches`` with each channel's filter applied, empty batches left out."""
+    out: list[Batch] = []
+    for batch in batches:
+        keep = filters.get(batch.events[0].channel) if batch.events else None
+        kept = batch.only(keep) if keep is not None else batch
+        if kept is not None:
+            out.append(kept)
+    return out
 
 
 class Subscriber(Protocol):

@@ -30,7 +30,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from riskcast.api.hub import Authorize, Batch, Hub, Outbox, Subscription
+from riskcast.api.hub import Authorize, Batch, Filters, Hub, Outbox, Subscription, filtered
 from riskcast.api.problems import problem
 from riskcast.core.events import Event, check_channel
 from riskcast.exceptions import BusError, ValidationError
@@ -124,17 +124,19 @@ async def stream(request: Request) -> Response:
             since.update({c: s for c, s in resumed.items() if c in channels})
     except ValidationError as err:
         return problem(400, str(err), field=err.field or "since")
-    return _EventStream(hub, _SSEConnection(channels, since, authorize))
+    filters: Filters | None = getattr(request.state, "filters", None)  # a scoped key's
+    return _EventStream(hub, _SSEConnection(channels, since, authorize, filters))
 
 
 class _SSEConnection:
     """One stream's subscriber: chunks go to an :class:`Outbox` drained by the response."""
 
-    __slots__ = ("_single", "authorize", "encoder", "outbox", "positions", "since")
+    __slots__ = ("_single", "authorize", "encoder", "filters", "outbox", "positions", "since")
 
     def __init__(self, channels: list[str], since: dict[str, int],
-                 authorize: Authorize | None) -> None:
+                 authorize: Authorize | None, filters: Filters | None = None) -> None:
         self.authorize = authorize
+        self.filters = filters
         self.outbox = Outbox()
         self.positions = dict.fromkeys(channels, 0)
         self.since = since
@@ -149,6 +151,10 @@ class _SSEConnection:
         return ",".join(f"{c}:{s}" for c, s in self.positions.items()).encode()
 
     def send(self, batches: Sequence[Batch]) -> int:
+        if self.filters:
+            batches = filtered(batches, self.filters)
+            if not batches:
+                return self.outbox.size
         if self._single:
             size = 0
             for batch in batches:

@@ -27,7 +27,7 @@ from typing import Annotated, Any
 import msgspec
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from riskcast.api.hub import Authorize, Batch, Hub, Outbox, Subscription
+from riskcast.api.hub import Authorize, Batch, Filters, Hub, Outbox, Subscription, filtered
 from riskcast.api.wsfast import RAW_WS, RawWebSocket, text_frame
 from riskcast.core.events import Event
 from riskcast.exceptions import BusError
@@ -80,15 +80,21 @@ class _Problem(Exception):
 class _FastConnection:
     """A subscriber writing pre-encoded frames through :class:`RawWebSocket`."""
 
-    __slots__ = ("_raw", "_write", "authorize", "encoder")
+    __slots__ = ("_raw", "_write", "authorize", "encoder", "filters")
 
-    def __init__(self, raw: RawWebSocket, authorize: Authorize | None) -> None:
+    def __init__(self, raw: RawWebSocket, authorize: Authorize | None,
+                 filters: Filters | None = None) -> None:
         self._raw = raw
         self._write = raw.write_frames
         self.authorize = authorize
         self.encoder = event_frame
+        self.filters = filters
 
     def send(self, batches: Sequence[Batch]) -> int:
+        if self.filters:
+            batches = filtered(batches, self.filters)
+            if not batches:
+                return self._raw.buffer_size()
         if len(batches) == 1:
             return self._write(batches[0].joined)
         return self._write(b"".join([b.joined for b in batches]))
@@ -103,16 +109,20 @@ class _FastConnection:
 class _QueuedConnection:
     """The fallback: a bounded queue and a task sending with ``websocket.send_text``."""
 
-    __slots__ = ("_websocket", "authorize", "encoder", "outbox")
+    __slots__ = ("_websocket", "authorize", "encoder", "filters", "outbox")
 
-    def __init__(self, websocket: WebSocket, authorize: Authorize | None) -> None:
+    def __init__(self, websocket: WebSocket, authorize: Authorize | None,
+                 filters: Filters | None = None) -> None:
         self._websocket = websocket
         self.authorize = authorize
         self.encoder = Event.to_json
         self.outbox = Outbox()
+        self.filters = filters
 
     def send(self, batches: Sequence[Batch]) -> int:
-        size = 0
+        if self.filters:
+            batches = filtered(batches, self.filters)
+        size = self.outbox.size
         for batch in batches:
             for item in batch.items:
                 size = self.outbox.put(item)
@@ -150,9 +160,10 @@ async def stream(websocket: WebSocket) -> None:
     await websocket.accept()
     raw = (websocket.scope.get("extensions") or {}).get(RAW_WS)
     authorize: Authorize | None = getattr(websocket.state, "authorize", None)
+    filters: Filters | None = getattr(websocket.state, "filters", None)  # a scoped key's
     conn: Connection
     if isinstance(raw, RawWebSocket):
-        conn = _FastConnection(raw, authorize)
+        conn = _FastConnection(raw, authorize, filters)
         hub.attach(conn)
         unwatch = _watch_key(websocket, conn)
         try:
@@ -161,7 +172,7 @@ async def stream(websocket: WebSocket) -> None:
             hub.detach(conn)
             unwatch()
         return
-    conn = _QueuedConnection(websocket, authorize)
+    conn = _QueuedConnection(websocket, authorize, filters)
     hub.attach(conn)
     unwatch = _watch_key(websocket, conn)
     sender = asyncio.create_task(conn.run())

@@ -3,7 +3,8 @@ route-to-role table, rate limits, security headers and the audit log (docs/secur
 
 - ``keys.py``: roles, key records, principals, keys stored as hashes
 - ``store.py``: the key store contract; ``memory.py``, ``sqlite.py``, ``postgres.py``
-- ``policy.py``: which role each endpoint needs
+- ``policy.py``: which role each endpoint needs; ``scopes.py``: what a key limited to
+  some sites sees of alerts, silences and the ``alerts`` channel
 - ``middleware.py``: the guard in front of every route; ``headers.py``: security headers
 - ``service.py``: one process's key cache, tokens, limiter and audit log
 - ``tokens.py``, ``ratelimit.py``, ``audit.py``

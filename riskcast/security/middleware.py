@@ -37,6 +37,7 @@ from riskcast.exceptions import StorageError
 from riskcast.security import tokens
 from riskcast.security.keys import ANONYMOUS_ADMIN, Principal
 from riskcast.security.policy import Policy, Rule, default_policy
+from riskcast.security.scopes import FILTERED_CHANNELS, event_filters
 from riskcast.security.service import AuthError, Security
 
 if TYPE_CHECKING:
@@ -71,7 +72,8 @@ def channel_check(principal: Principal, sites: Mapping[str, Site]) -> Callable[[
 
     An unscoped key: every channel. A key limited to packs or sites: ``site.<id>`` of its
     sites (and of its packs' sites), ``pack.<name>`` of its packs when it is not limited
-    to sites; never ``alerts``, ``system`` or ``models``, which carry every site.
+    to sites, and ``alerts`` filtered to its sites' alerts (``scopes.event_filters``);
+    never ``system`` or ``models``, which carry every site.
     """
     if not principal.scoped:
         return _allow_all
@@ -83,7 +85,7 @@ def channel_check(principal: Principal, sites: Mapping[str, Site]) -> Callable[[
             return principal.may_see_site(name, site.pack if site else None)
         if kind == "pack":
             return not principal.sites and name in principal.packs
-        return False
+        return channel in FILTERED_CHANNELS
 
     return authorize
 
@@ -143,6 +145,8 @@ class AuthMiddleware:
         state["principal"] = principal
         state["via_token"] = principal.auth and _via_token(scope, params)
         state["authorize"] = channel_check(principal, self.runtime.pipeline.sites)
+        if principal.scoped and scope["path"] in _STREAMS:
+            state["filters"] = event_filters(principal, self.runtime.pipeline.sites)
         if principal.auth and scope["path"] in _STREAMS:  # closed when the key is revoked
             expires = (security.token_expiry(_credential(scope) or params.get("token", ""))
                        if state["via_token"] else None)  # ... or its token expires

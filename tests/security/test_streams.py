@@ -114,11 +114,11 @@ async def test_ws_site_limited_key_cannot_subscribe_to_another_site(srv: LiveSer
     token = token_for(srv, key_for(srv, sites=["s1"]))
     async with connect(f"{srv.ws_url}?token={token}") as ws:
         await ws.send(json.dumps({"op": "subscribe",
-                                  "channels": ["site.s1", "site.s2", "alerts"]}))
+                                  "channels": ["site.s1", "site.s2", "system"]}))
         ok, refused = await recv(ws), await recv(ws)
         assert ok["op"] == "subscribed" and ok["channels"] == ["site.s1"]
         assert refused["op"] == "error" and refused["code"] == "forbidden"
-        assert refused["channels"] == ["site.s2", "alerts"]
+        assert refused["channels"] == ["site.s2", "system"]
         # and it does get its own site's events
         async with httpx.AsyncClient() as client:
             r = await client.post(f"{srv.url}/api/v1/readings", headers=srv.headers, json={
@@ -144,7 +144,7 @@ async def test_sse_token_and_scope(srv: LiveServer) -> None:
         async with client.stream("GET", f"/sse?channels=site.s1&token={token}") as stream:
             assert stream.status_code == 200
             lines = stream.aiter_lines()
-            seen = []
+            seen: list[str] = []
             while not any(line.startswith("event: subscribed") for line in seen):
                 seen.append(await asyncio.wait_for(anext(lines), 10))
 
@@ -176,7 +176,7 @@ async def test_revoking_a_key_closes_its_open_streams(srv: LiveServer) -> None:
             await asyncio.wait_for(ws.recv(), 10)
         assert info.value.rcvd is not None
         assert (info.value.rcvd.code, info.value.rcvd.reason) == (4401, "API key revoked")
-        seen = []
+        seen: list[str] = []
         async for line in lines:
             seen.append(line)
         assert "event: close" in seen

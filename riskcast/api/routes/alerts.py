@@ -17,10 +17,13 @@ from riskcast.alerts.admin import SilenceIn
 from riskcast.alerts.records import Verdict
 from riskcast.alerts.rules import decode_error
 from riskcast.alerts.views import alert_view, silence_view, transition_view
+from riskcast.api.problems import problem
 from riskcast.core.clock import format_us
-from riskcast.exceptions import ValidationError
+from riskcast.exceptions import NotFoundError, ValidationError
+from riskcast.security.scopes import SiteCheck, site_check
 
 if TYPE_CHECKING:
+    from riskcast.alerts.records import Alert, Silence
     from riskcast.alerts.service import AlertService
 
 __all__ = ["SCHEMA_TYPES", "AckIn", "FeedbackIn", "alerts_service", "notifications_router",
@@ -91,9 +94,56 @@ async def list_alerts(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> Response:
-    page, after = await alerts_service(request).list_alerts(
-        state=state, rule=rule, site=site, cursor=cursor, limit=limit)
+    service = alerts_service(request)
+    sees = site_check(request)
+    if sees is None:
+        page, after = await service.list_alerts(state=state, rule=rule, site=site,
+                                                cursor=cursor, limit=limit)
+        return _json({"alerts": [alert_view(a) for a in page], "next_cursor": after})
+    if site is not None and not sees(site):
+        return problem(403, f"this key may not see site {site!r}", field="site")
+    # A key limited to some sites: its sites' alerts, read page by page up to a bound (a
+    # page may then hold fewer than `limit`; follow next_cursor until it is null).
+    page, after = [], cursor
+    for _ in range(_SCOPED_SCAN_PAGES):
+        found, after = await service.list_alerts(state=state, rule=rule, site=site,
+                                                 cursor=after, limit=limit)
+        for i, alert in enumerate(found):
+            if sees(alert.site):
+                page.append(alert)
+                if len(page) == limit:
+                    more = after is not None or i < len(found) - 1
+                    return _json({"alerts": [alert_view(a) for a in page],
+                                  "next_cursor": alert.id if more else None})
+        if after is None:
+            break
     return _json({"alerts": [alert_view(a) for a in page], "next_cursor": after})
+
+
+#: Pages of every site's alerts one scoped listing reads at most before answering.
+_SCOPED_SCAN_PAGES = 20
+
+
+async def _visible_alert(request: Request, alert_id: str) -> None:
+    """404 for an alert of a site the key may not see (as if it did not exist)."""
+    sees = site_check(request)
+    if sees is not None:
+        alert: Alert = (await alerts_service(request).get_alert(alert_id))[0]
+        if not sees(alert.site):
+            raise NotFoundError(f"no alert {alert_id!r}")
+
+
+def _visible_silence(silence: Silence, sees: SiteCheck | None) -> bool:
+    """A scoped key sees the silences that name only its sites."""
+    return sees is None or (bool(silence.sites) and all(sees(s) for s in silence.sites))
+
+
+def _refused_sites(sites: list[str], sees: SiteCheck | None) -> Response | None:
+    """403 naming ``sites`` when a scoped key would silence beyond its sites."""
+    if sees is None or (sites and all(sees(s) for s in sites)):
+        return None
+    return problem(403, "this key is limited to some sites: list only those in sites",
+                   field="sites")
 
 
 @router.get("/{alert_id}", summary="One alert with its transitions", response_model=None,
@@ -101,6 +151,9 @@ async def list_alerts(
 async def get_alert(alert_id: str, request: Request) -> Response:
     service = alerts_service(request)
     alert, transitions = await service.get_alert(alert_id)
+    sees = site_check(request)
+    if sees is not None and not sees(alert.site):
+        raise NotFoundError(f"no alert {alert_id!r}")
     out = alert_view(alert)
     latest = service.engine.latest(alert.site, alert.variable) if alert.variable else None
     out["current"] = None if latest is None else {"value": latest[0],
@@ -117,6 +170,7 @@ async def acknowledge(alert_id: str, request: Request) -> Response:
     body = await _body(request, AckIn)
     if not body.by.strip():
         raise ValidationError("say who acknowledges", field="by")
+    await _visible_alert(request, alert_id)
     alert = await alerts_service(request).acknowledge(alert_id, by=body.by,
                                                       comment=body.comment)
     return _json(alert_view(alert))
@@ -127,6 +181,7 @@ async def acknowledge(alert_id: str, request: Request) -> Response:
              openapi_extra=_body_doc("FeedbackIn", 404, 422))
 async def feedback(alert_id: str, request: Request) -> Response:
     body = await _body(request, FeedbackIn)
+    await _visible_alert(request, alert_id)
     record = await alerts_service(request).add_feedback(
         alert_id, verdict=body.verdict, comment=body.comment, by=body.by)
     out = msgspec.to_builtins(record)
@@ -145,7 +200,9 @@ async def list_silences(
 ) -> Response:
     service = alerts_service(request)
     now = service.clock()
-    views = [silence_view(s, now) for s in await service.list_silences()]
+    sees = site_check(request)
+    views = [silence_view(s, now) for s in await service.list_silences()
+             if _visible_silence(s, sees)]
     return _json({"silences": [v for v in views if status is None or v["status"] == status]})
 
 
@@ -157,29 +214,47 @@ async def list_silences(
                       openapi_extra=_body_doc("SilenceIn", 422))
 async def create_silence(request: Request) -> Response:
     service = alerts_service(request)
-    silence = await service.create_silence(msgspec.to_builtins(
-        await _body(request, SilenceIn)))
+    body = await _body(request, SilenceIn)
+    refused = _refused_sites(body.sites, site_check(request))
+    if refused is not None:
+        return refused
+    silence = await service.create_silence(msgspec.to_builtins(body))
     return _json(silence_view(silence, service.clock()), 201)
 
 
 @silences_router.get("/{silence_id}", summary="One silence", response_model=None)
 async def get_silence(silence_id: str, request: Request) -> Response:
     service = alerts_service(request)
-    return _json(silence_view(await service.get_silence(silence_id), service.clock()))
+    silence = await service.get_silence(silence_id)
+    if not _visible_silence(silence, site_check(request)):
+        raise NotFoundError(f"no silence {silence_id!r}")
+    return _json(silence_view(silence, service.clock()))
 
 
 @silences_router.put("/{silence_id}", summary="Change a silence", response_model=None,
                      openapi_extra=_body_doc("SilenceIn", 404, 422))
 async def put_silence(silence_id: str, request: Request) -> Response:
     service = alerts_service(request)
-    body = msgspec.to_builtins(await _body(request, SilenceIn))
-    return _json(silence_view(await service.put_silence(silence_id, body), service.clock()))
+    body = await _body(request, SilenceIn)
+    sees = site_check(request)
+    if sees is not None:
+        if not _visible_silence(await service.get_silence(silence_id), sees):
+            raise NotFoundError(f"no silence {silence_id!r}")
+        refused = _refused_sites(body.sites, sees)
+        if refused is not None:
+            return refused
+    stored = await service.put_silence(silence_id, msgspec.to_builtins(body))
+    return _json(silence_view(stored, service.clock()))
 
 
 @silences_router.delete("/{silence_id}", summary="Expire a silence now", status_code=204,
                         response_model=None)
 async def expire_silence(silence_id: str, request: Request) -> Response:
-    await alerts_service(request).expire_silence(silence_id)
+    service = alerts_service(request)
+    sees = site_check(request)
+    if sees is not None and not _visible_silence(await service.get_silence(silence_id), sees):
+        raise NotFoundError(f"no silence {silence_id!r}")
+    await service.expire_silence(silence_id)
     return Response(status_code=204)
 
 
