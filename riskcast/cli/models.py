@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from riskcast.cli.options import ConfigFile, DataDir, StorageUrl, settings_from
@@ -251,7 +258,7 @@ async def _predict_range(settings: Settings, name: str, start: str | None, end: 
     await rt.pipeline.start()
     try:
         with Progress(TextColumn(f"[bold]predicting {name}"), BarColumn(),
-                      MofNCompleteColumn(), TextColumn("site-weeks"), TimeElapsedColumn(),
+                      TaskProgressColumn(), TimeElapsedColumn(),
                       console=Console(stderr=True)) as bar:
             task = bar.add_task(name, total=None)
             job = rt.models.predict_range(

@@ -1,7 +1,8 @@
 """Batch predictions over a stored time range, stored as the model's derived series.
 
 For each site, the feature rows are built from the stored series by the rule the live pipeline
-uses (:func:`riskcast.models.features.stored_rows`), predicted in batches of
+uses (:func:`riskcast.models.features.stored_rows`, about 50,000 readings per series at a
+time), predicted in batches of
 :data:`BATCH_ROWS` in a worker thread (LightGBM through its compiled library once built), and
 committed through the pipeline as ``pred_<model>`` with source ``model:<name>@<version>``, so
 they appear in the series API and the dashboard and are published on ``site.<id>``. Writing is
@@ -25,8 +26,8 @@ if TYPE_CHECKING:
 
 #: Rows predicted (and committed) at a time.
 BATCH_ROWS: Final = 20_000
-#: The span of a range read from storage at a time.
-SPAN_US: Final = 7 * 86_400_000_000
+#: Progress steps per site (thousandths of its range done).
+PROGRESS_STEPS: Final = 1_000
 
 
 def served_variable(pipeline: Pipeline, name: str, site_id: str) -> str:
@@ -50,19 +51,18 @@ async def predict_range(pipeline: Pipeline, predictor: Predictor, sites: Sequenc
     rows written per site, rows left out for a missing feature, and the variable written."""
     meta = predictor.meta
     source = f"model:{meta.name}@{meta.version}"
-    spans = [(lo, min(lo + SPAN_US - 1, end)) for lo in range(start, end + 1, SPAN_US)]
-    total = len(sites) * len(spans)
+    total = len(sites) * PROGRESS_STEPS
     written: dict[str, int] = {}
     variables: set[str] = set()
     incomplete = 0
-    done = 0
-    progress(done, total)
-    for site in sites:
+    progress(0, total)
+    for n, site in enumerate(sites):
         variable = served_variable(pipeline, meta.name, site)
         variables.add(variable)
         written[site] = 0
-        for lo, hi in spans:
-            rows = await stored_rows(pipeline.storage, meta, site, lo, hi, window_us)
+        lo: int | None = start
+        while lo is not None:
+            rows, lo = await stored_rows(pipeline.storage, meta, site, lo, end, window_us)
             incomplete += rows.incomplete
             for i in range(0, len(rows.times), BATCH_ROWS):
                 X = rows.X[i:i + BATCH_ROWS]
@@ -73,7 +73,8 @@ async def predict_range(pipeline: Pipeline, predictor: Predictor, sites: Sequenc
                                        rows.quality[i:i + BATCH_ROWS].tolist(), strict=True)]
                 await pipeline.write_derived(batch)
                 written[site] += len(batch)
-            done += 1
-            progress(done, total)
+            covered = (end if lo is None else lo) - start
+            progress(n * PROGRESS_STEPS + PROGRESS_STEPS * covered // max(1, end - start),
+                     total)
     return {"written": sum(written.values()), "sites": written, "incomplete": incomplete,
             "variables": sorted(variables), "source": source}

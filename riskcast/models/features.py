@@ -19,14 +19,13 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 
 from riskcast.core.variables import BAD
-from riskcast.exceptions import ValidationError
 
 if TYPE_CHECKING:
     from riskcast.models.records import ModelVersion
     from riskcast.storage.base import Point, Storage
 
-#: Most points read from one series for one span of a stored range.
-MAX_POINTS: Final = 200_000
+#: Readings of one series read at a time for a stored range.
+CHUNK_POINTS: Final = 50_000
 
 F64 = np.ndarray[Any, np.dtype[np.float64]]
 I64 = np.ndarray[Any, np.dtype[np.int64]]
@@ -77,27 +76,34 @@ class Rows:
 
 
 async def stored_rows(storage: Storage, meta: ModelVersion, site: str, start: int, end: int,
-                      window_us: int) -> Rows:
-    """Every feature row of ``meta`` at ``site`` for ``start <= t <= end``: one at each time
-    any feature's series has a reading in that span, each feature by the rule above.
+                      window_us: int, *, limit: int = CHUNK_POINTS) -> tuple[Rows, int | None]:
+    """The feature rows of ``meta`` at ``site`` from ``start`` on, at most about ``limit``
+    readings of each series at a time: one row at each time any feature's series has a
+    reading, each feature by the rule above; and where to go on from (``None``: ``end``
+    was reached).
 
-    :class:`ValidationError` (``field="from"``) when a series holds more than
-    :data:`MAX_POINTS` readings in the span (ask for a shorter range).
+    Each series is read forward from ``start``; when one fills ``limit``, the rows stop at
+    its last time (every series is complete up to there) and the next call starts after it.
+    A feature's value at the first times may come from before ``start``: the newest of a
+    few readings within ``window`` before it, as the live path looks back.
     """
     series: dict[str, tuple[I64, F64, I64]] = {}
+    cut: int | None = None
     for feature in meta.features:
         variable = meta.source_of(feature)
         if variable in series:
             continue
-        points = await storage.read_series(site, variable, start - window_us + 1, end + 1,
-                                           limit=MAX_POINTS + 1)
-        if len(points) > MAX_POINTS:
-            raise ValidationError(f"{variable} at {site} has more than {MAX_POINTS} readings "
-                                  "in this range; ask for a shorter one", field="from")
-        series[variable] = good_points(points)
+        points = list(await storage.read_series(site, variable, start, end + 1, limit=limit))
+        if len(points) >= limit:
+            cut = points[-1].time if cut is None else min(cut, points[-1].time)
+        before = await storage.read_series(site, variable, start - window_us + 1, start,
+                                           limit=5, descending=True)
+        first = next((p for p in before if p.quality < BAD), None)
+        series[variable] = good_points(([first] if first is not None else []) + points)
+    last = end if cut is None else cut
     if series:
         every = np.unique(np.concatenate([s[0] for s in series.values()]))
-        at = every[(every >= start) & (every <= end)]
+        at = every[(every >= start) & (every <= last)]
     else:
         at = np.empty(0, dtype=np.int64)
     X = np.empty((len(at), len(meta.features)))
@@ -110,4 +116,5 @@ async def stored_rows(storage: Storage, meta: ModelVersion, site: str, start: in
         complete &= found
         X[found, j] = values[idx[found]]
         quality[found] = np.maximum(quality[found], qualities[idx[found]])
-    return Rows(at[complete], X[complete], quality[complete], int((~complete).sum()))
+    rows = Rows(at[complete], X[complete], quality[complete], int((~complete).sum()))
+    return rows, (None if cut is None or cut >= end else cut + 1)

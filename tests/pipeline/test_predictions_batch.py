@@ -57,7 +57,7 @@ def test_a_stored_range_is_predicted_and_stored_as_a_series(server: LiveServer) 
             assert r.json()["kind"] == "predict"
             last = events.until(lambda d: d.get("type") == "job" and d["job"]["id"] == job_id
                                 and d["job"]["state"] == "succeeded")
-        assert last["job"]["done"] == last["job"]["total"] == 2
+        assert last["job"]["done"] == last["job"]["total"] == 2000  # thousandths per site
         job = c.get(f"/api/v1/models/jobs/{job_id}").json()
         assert job["result"]["sites"] == {"fire-a": 8, "fire-b": 4}
         assert job["result"]["incomplete"] == 4
