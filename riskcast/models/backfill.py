@@ -12,15 +12,17 @@ an upsert on (series, time): running a range again rewrites the same rows.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-from riskcast.models.features import F64, stored_rows
+from riskcast.core.variables import BAD
+from riskcast.models.features import CHUNK_POINTS, F64, stored_rows
 from riskcast.models.predict import series_values
 from riskcast.models.records import prediction_variable
 from riskcast.types import ReadingRow
 
 if TYPE_CHECKING:
+    from riskcast.models.forecasters import ForecasterSet
     from riskcast.models.predict import Predictor
     from riskcast.pipeline.pipeline import Pipeline
 
@@ -44,12 +46,46 @@ def _values(predictor: Predictor, X: F64) -> F64:
     return series_values(predictor.scores(X))
 
 
-async def predict_range(pipeline: Pipeline, predictor: Predictor, sites: Sequence[str],
-                        start: int, end: int, progress: Callable[[int, int], None], *,
+async def _forecasts(pipeline: Pipeline, servable: ForecasterSet, site: str, variable: str,
+                     start: int, end: int, source: str) -> AsyncIterator[list[ReadingRow]]:
+    """A forecaster over a stored range, as the live path serves it: the station's learner
+    from the version's state, brought up to date on the readings before ``start``, then for
+    each reading in the range: learn it, forecast the next (written at its time)."""
+    from riskcast.pipeline.predictions import REPLAY, _Learner
+
+    learner = _Learner(servable.station(site), servable.meta.version)
+    past = await pipeline.storage.read_series(site, servable.series, 0, start, limit=REPLAY,
+                                              descending=True)
+    for p in reversed(past):
+        if p.quality < BAD:
+            learner.step(p.time, p.value)
+    lo = start
+    while lo <= end:
+        points = await pipeline.storage.read_series(site, servable.series, lo, end + 1,
+                                                    limit=CHUNK_POINTS)
+        rows: list[ReadingRow] = []
+        for p in points:
+            if p.quality >= BAD:
+                continue
+            forecast, _ = learner.step(p.time, p.value)
+            if forecast is not None:
+                rows.append((site, variable, p.time, forecast, p.quality, source))
+        yield rows
+        if len(points) < CHUNK_POINTS:
+            break
+        lo = points[-1].time + 1
+
+
+async def predict_range(pipeline: Pipeline, servable: Predictor | ForecasterSet,
+                        sites: Sequence[str], start: int, end: int,
+                        progress: Callable[[int, int], None], *,
                         window_us: int) -> dict[str, Any]:
     """Predict every feature row of ``sites`` in ``start <= t <= end`` and store them; answer
-    rows written per site, rows left out for a missing feature, and the variable written."""
-    meta = predictor.meta
+    rows written per site, rows left out for a missing feature, and the variable written.
+    A forecaster forecasts at each reading of its series in the range."""
+    from riskcast.models.predict import Predictor
+
+    meta = servable.meta
     source = f"model:{meta.name}@{meta.version}"
     total = len(sites) * PROGRESS_STEPS
     written: dict[str, int] = {}
@@ -60,6 +96,14 @@ async def predict_range(pipeline: Pipeline, predictor: Predictor, sites: Sequenc
         variable = served_variable(pipeline, meta.name, site)
         variables.add(variable)
         written[site] = 0
+        if not isinstance(servable, Predictor):
+            async for forecasts in _forecasts(pipeline, servable, site, variable, start, end,
+                                              source):
+                await pipeline.write_derived(forecasts)
+                written[site] += len(forecasts)
+            progress((n + 1) * PROGRESS_STEPS, total)
+            continue
+        predictor = servable
         lo: int | None = start
         while lo is not None:
             rows, lo = await stored_rows(pipeline.storage, meta, site, lo, end, window_us)

@@ -307,8 +307,8 @@ class ModelService:
         model's derived series (:mod:`riskcast.models.backfill`); answers the job at once.
         ``progress`` is called on the loop with (spans done, spans) besides the job's events.
 
-        Unknown sites or pack, an empty or reversed range and a forecaster (served live
-        only) are a :class:`ValidationError` naming the field, before any job exists.
+        Unknown sites or pack and a reversed range are a :class:`ValidationError` naming the
+        field, before any job exists. A forecaster forecasts at each reading in the range.
         """
         from riskcast.models.backfill import predict_range
 
@@ -327,8 +327,9 @@ class ModelService:
             site_ids = sorted(s.id for s in pipeline.sites.values() if s.pack == pack)
             if not site_ids:
                 raise ValidationError(f"no sites in pack {pack!r}", field="pack")
-        predictor = self.predictor(name, ref)
-        self.compile(predictor, wait=False)
+        servable = self.servable(name, ref)
+        if isinstance(servable, Predictor):
+            self.compile(servable, wait=False)
         window = pipeline.predictions.window_us
 
         def work(report: Callable[[int, int], None]) -> Awaitable[dict[str, Any]]:
@@ -337,10 +338,10 @@ class ModelService:
                 if progress is not None:
                     progress(done, total)
 
-            return predict_range(pipeline, predictor, site_ids, start, end, both,
+            return predict_range(pipeline, servable, site_ids, start, end, both,
                                  window_us=window)
 
-        return self.jobs.start_async(name, work, by, version=predictor.meta.version)
+        return self.jobs.start_async(name, work, by, version=servable.meta.version)
 
     def compile(self, predictor: Predictor, *, wait: bool = True) -> bool:
         """Build (or load from the cache) the compiled library of a LightGBM predictor.

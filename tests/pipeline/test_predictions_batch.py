@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from riskcast.core.clock import parse_time
 from riskcast.settings import Settings
 from riskcast.testing.server import LiveServer, live_server
 
@@ -102,3 +103,28 @@ def test_a_bad_range_is_refused_naming_the_field(server: LiveServer, body: dict[
         assert r.status_code == 422, r.text
         assert r.headers["content-type"].startswith("application/problem+json")
         assert r.json()["field"] == field
+
+
+def test_a_forecaster_forecasts_each_stored_reading_of_the_range(server: LiveServer) -> None:
+    from .test_predictions_live import forecast_replica
+
+    with httpx.Client(base_url=server.url, headers=server.headers, timeout=60) as c:
+        assert train(server, c, "water-do-forecast", {"days": 3}) == 1  # not deployed
+        c.post("/api/v1/sites", json={"id": "water-1", "pack": "water"}).raise_for_status()
+        values = [7.9, 8.3, 8.8, 9.1, 8.7, 8.0, 7.2, 6.9]
+        c.post("/api/v1/readings", json={"readings": [
+            {"site": "water-1", "variable": "do_mgl", "time": hours(h), "value": v}
+            for h, v in enumerate(values)]}).raise_for_status()
+        r = c.post("/api/v1/models/water-do-forecast/predict/batch",
+                   json={"sites": ["water-1"], "from": hours(2), "to": hours(7), "version": 1})
+        assert r.status_code == 202, r.text
+        job = wait_job(server, r.json()["id"])
+        assert job["state"] == "succeeded" and job["result"]["sites"] == {"water-1": 6}
+        points = c.get("/api/v1/sites/water-1/series/pred_water_do_forecast",
+                       params={"from": hours(0), "to": hours(23)}).json()["points"]
+        # The learner caught up on 00:00 and 01:00, then forecast from each reading.
+        times = [parse_time(hours(h)) for h in range(len(values))]
+        expected = forecast_replica(server, values, times)
+        assert [p["time"] for p in points] == [hours(h) for h in range(2, 8)]
+        assert [p["value"] for p in points] == pytest.approx(expected[2:], abs=1e-9)
+        assert {p["source"] for p in points} == {"model:water-do-forecast@1"}
