@@ -209,6 +209,11 @@ class ModelService:
         self._resolved[(name, ref)] = servable
         return servable
 
+    def loaded(self, name: str, version: int) -> Predictor | ForecasterSet | None:
+        """Version ``version`` of ``name`` if this process has loaded it (never blocks: the
+        drift measures ask for the versions whose rows they hold)."""
+        return self._predictors.get((name, version))
+
     async def aservable(self, name: str, ref: str | int | None = None,
                         ) -> Predictor | ForecasterSet:
         """:meth:`servable` for the event loop: a cached resolution at once, else resolved

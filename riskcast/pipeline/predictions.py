@@ -458,10 +458,10 @@ class OnlinePredictions:
         version = max(pooled)
         X = np.concatenate(pooled[version])
         out: dict[str, Any] = {"version": version, "rows": len(X), "features": []}
-        try:
-            meta = self.models.servable(name, version).meta
-        except NotFoundError:
+        loaded = self.models.loaded(name, version)
+        if loaded is None:
             return out
+        meta = loaded.meta
         if len(X) >= min_rows and meta.reference and set(meta.reference) <= set(meta.features):
             from riskcast.models.drift import feature_drift
 
@@ -485,10 +485,10 @@ class OnlinePredictions:
         if found is None or len(found[1]) < condition.min_rows:
             return None
         version, X = found
-        try:
-            meta = self.models.servable(condition.model, version).meta
-        except NotFoundError:
+        loaded = self.models.loaded(condition.model, version)
+        if loaded is None:
             return None
+        meta = loaded.meta
         features = meta.features if condition.feature == "any" else (condition.feature,)
         values = []
         for feature in features:
