@@ -46,11 +46,12 @@ Render = Callable[[str, Sequence[ReadingRow]], dict[str, Any]]
 class _Readings:
     """Readings of one site waiting to be published (one or several commits)."""
 
-    __slots__ = ("rows", "site")
+    __slots__ = ("at", "rows", "site")
 
-    def __init__(self, site: str, rows: list[ReadingRow]) -> None:
+    def __init__(self, site: str, rows: list[ReadingRow], at: float) -> None:
         self.site = site
         self.rows = rows
+        self.at = at  # when it was queued (monotonic)
 
     @property
     def weight(self) -> int:
@@ -60,20 +61,22 @@ class _Readings:
 class _Plain:
     """Any other event."""
 
-    __slots__ = ("data",)
+    __slots__ = ("at", "data")
     weight = 1
 
-    def __init__(self, data: Any) -> None:
+    def __init__(self, data: Any, at: float) -> None:
         self.data = data
+        self.at = at
 
 
 class _Gap:
     """Events folded away past the bound: what they stood for, not what they held."""
 
-    __slots__ = ("events", "readings", "site", "spans")
+    __slots__ = ("at", "events", "readings", "site", "spans")
     weight = 1
 
-    def __init__(self) -> None:
+    def __init__(self, at: float) -> None:
+        self.at = at  # when the oldest event folded into it was queued
         self.events = 0
         self.readings = 0
         self.site: str | None = None
@@ -134,7 +137,7 @@ class PublishQueue:
         self._ready: dict[str, None] = {}  # channels waiting for a worker, in order
         self._busy: set[str] = set()  # channels with a publish in flight
         self._workers: set[asyncio.Task[None]] = set()
-        self._since: dict[str, float] = {}  # channel -> when its oldest waiting item came
+        self._flying: dict[str, float] = {}  # channel -> when its in-flight item was queued
         self._idle = asyncio.Event()
         self._idle.set()
         self._closed = False
@@ -156,14 +159,14 @@ class PublishQueue:
         if self.inline:
             await self._publish_now(f"site.{site}", self.render(site, rows))
         else:
-            self._put(f"site.{site}", _Readings(site, rows))
+            self._put(f"site.{site}", _Readings(site, rows, time.monotonic()))
 
     async def event(self, channel: str, data: Any) -> None:
         """Publish ``data`` on ``channel`` after what is already waiting there."""
         if self.inline:
             await self._publish_now(channel, data)
         else:
-            self._put(channel, _Plain(data))
+            self._put(channel, _Plain(data, time.monotonic()))
 
     async def _publish_now(self, channel: str, data: Any) -> None:
         try:
@@ -180,7 +183,6 @@ class PublishQueue:
         queue = self._queues.get(channel)
         if queue is None:
             queue = self._queues[channel] = deque()
-            self._since[channel] = time.monotonic()
         queue.append(item)
         self._weights[channel] = self._weights.get(channel, 0) + item.weight
         self.queued += item.weight
@@ -198,7 +200,7 @@ class PublishQueue:
         if channel is None or self._weights[channel] <= 1:
             return False
         queue = self._queues[channel]
-        gap = _Gap()
+        gap = _Gap(queue[0].at)
         for item in queue:
             gap.fold(item)
             if not isinstance(item, _Gap):
@@ -233,7 +235,7 @@ class PublishQueue:
                 rows.extend(more.rows)
                 weight += more.weight
                 self.merged += 1
-            item = _Readings(item.site, rows)
+            item = _Readings(item.site, rows, item.at)
         self._weights[channel] -= weight
         self.queued -= weight
         return item, weight
@@ -245,15 +247,17 @@ class PublishQueue:
             self._busy.add(channel)
             item, weight = self._take(channel)
             self.in_flight += weight
+            self._flying[channel] = item.at
             try:
                 await self._send(channel, item)
             finally:
                 self.in_flight -= weight
                 self._busy.discard(channel)
+                del self._flying[channel]
                 if self._queues[channel]:
                     self._ready[channel] = None  # its turn again, after the others
                 else:
-                    del self._queues[channel], self._weights[channel], self._since[channel]
+                    del self._queues[channel], self._weights[channel]
         if not self._queues and not self._busy:
             self._idle.set()
 
@@ -313,11 +317,12 @@ class PublishQueue:
 
     def stats(self) -> dict[str, Any]:
         now = time.monotonic()
+        oldest = min([q[0].at for q in self._queues.values() if q]
+                     + list(self._flying.values()), default=now)
         return {
             "queued": self.queued, "in_flight": self.in_flight,
             "channels_waiting": len(self._queues),
-            "oldest_waiting_s": round(max((now - t for t in self._since.values()),
-                                          default=0.0), 3),
+            "oldest_waiting_s": round(now - oldest, 3),
             "published": self.published, "merged": self.merged, "gaps": self.gaps,
             "gap_readings": self.gap_readings, "retries": self.retries,
             "failures": self.failures,

@@ -67,7 +67,7 @@ class Ingester:
                     assert r.json()["accepted"] == len(times), r.text
                     self.acked.update(times)
                     k += 1
-                elif r.status_code == 503:
+                elif r.status_code in (429, 503):
                     retry = r.headers.get("retry-after")
                     self.retry_after.append(retry)
                     await asyncio.sleep(min(float(retry or 1), 0.5))  # the client's backoff

@@ -12,10 +12,12 @@ import httpx
 
 from riskcast.testing.server import free_port
 
-#: Settings every test process gets: auth off (it is beside the point here), quick alert
-#: timers and lease checks, no retention job.
-BASE_ENV = {"RISKCAST_AUTH": "false", "RISKCAST_LOG_LEVEL": "warning",
-            "RISKCAST_RETENTION": "0", "RISKCAST_LEASE_INTERVAL": "0.2s"}
+#: Settings every test process gets: auth and rate limits off (beside the point here: a
+#: client ingesting one reading per request while the bus is away easily passes 200/s),
+#: quick alert timers and lease checks, no retention job.
+BASE_ENV = {"RISKCAST_AUTH": "false", "RISKCAST_RATE_LIMIT": "0",
+            "RISKCAST_LOG_LEVEL": "warning", "RISKCAST_RETENTION": "0",
+            "RISKCAST_LEASE_INTERVAL": "0.2s"}
 
 
 class ServeProcess:
