@@ -46,7 +46,8 @@ from ingest import VARIABLES, bodies, cpu_seconds, drive, pct  # noqa: E402
 
 from riskcast.testing.server import free_port  # noqa: E402
 
-ENV = {"RISKCAST_AUTH": "false", "RISKCAST_LOG_LEVEL": "warning", "RISKCAST_RETENTION": "0"}
+ENV = {"RISKCAST_AUTH": "false", "RISKCAST_RATE_LIMIT": "0", "RISKCAST_LOG_LEVEL": "warning",
+       "RISKCAST_RETENTION": "0"}
 FAN_T0 = 1_700_000_000  # reading times of the fan-out site
 
 
