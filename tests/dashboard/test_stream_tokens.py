@@ -57,7 +57,8 @@ def test_the_page_stays_live_across_token_expiries(tmp_path: Path, page: Any,
                 if page.evaluate(done) >= 3:
                     break
                 assert len(posted) < 100_000, "the stream never renewed"
-            page.wait_for_function(f"window.seen.length >= {len(posted)}", timeout=10_000)
+            page.wait_for_function("(n) => window.seen.length >= n", arg=len(posted),
+                                   timeout=10_000)
             assert page.evaluate("window.seen") == posted  # every value, once, in order
             seqs = page.evaluate("window.seqs")
             assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # no gap in the stream
