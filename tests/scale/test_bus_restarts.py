@@ -5,6 +5,7 @@ get every event of the channel in order."""
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator
 
 import pytest
@@ -61,3 +62,32 @@ async def test_publishes_ride_through_a_restart(bus: Bus, bus_server: tuple[str,
         while len(heard) < len(published):
             heard.append(await anext(listener))
     assert [e.seq for e in heard] == [e.seq for e in published]
+
+
+async def test_a_publish_without_limit_outlasts_the_retry_window(
+        bus_server: tuple[str, Daemon]) -> None:
+    """``retry_for=math.inf`` (what the publish queue asks for) waits out an outage longer
+    than the bus's own window: a publish with the default window fails meanwhile, the other
+    is stored once when the server is back."""
+    from riskcast.bus.nats import NatsBus
+    from riskcast.bus.redis import RedisBus
+    from riskcast.exceptions import BusError
+
+    url, daemon = bus_server
+    bus: Bus = (RedisBus(url, retry_for=0.3) if url.startswith("redis")
+                else NatsBus(url, retry_for=0.3, timeout=0.5))
+    await bus.start()
+    try:
+        await bus.publish("site.w", {"k": 0})
+        await asyncio.to_thread(daemon.stop)
+        waiting = asyncio.create_task(bus.publish("site.w", {"k": 1}, retry_for=math.inf))
+        with pytest.raises(BusError):
+            await bus.publish("site.other", {"k": 9})  # its window passes: the outage is longer
+        assert not waiting.done()
+        await asyncio.to_thread(daemon.start)
+        async with asyncio.timeout(60):
+            event = await waiting
+        assert event.seq == 2
+        assert [e.data["k"] for e in await bus.history("site.w", 0)] == [0, 1]
+    finally:
+        await bus.aclose()
