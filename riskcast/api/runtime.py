@@ -22,8 +22,8 @@ from riskcast.backup.lock import DataDirLock
 from riskcast.backup.schedule import BackupJob
 from riskcast.bus import open_bus
 from riskcast.bus.base import Bus
-from riskcast.core.sites import Site
 from riskcast.cluster.jobs import LeasedJobs, lease_for
+from riskcast.core.sites import Site
 from riskcast.ingest.coordinator import PollCoordinator
 from riskcast.ingest.mqtt import MqttSource
 from riskcast.ingest.pollers import JsonPoller
