@@ -133,6 +133,34 @@ class FastWebSocketProtocol(WebSocketsSansIOProtocol):
         super().__init__(config, server_state, app_state, _loop)
         self.conn.available_extensions = None  # never negotiate permessage-deflate
 
+    lingering = False
+
+    def data_received(self, data: bytes) -> None:
+        if self.lingering:  # a refused frame's rest: read and drop it (see below)
+            return
+        super().data_received(data)
+
+    def eof_received(self) -> None:
+        if self.lingering:
+            self.transport.close()
+
+    def handle_parser_exception(self) -> None:
+        """Close a client that broke the protocol (an oversized frame, say) with a lingering
+        close: send the close frame and FIN, then read and drop what the client is still
+        sending until it closes (or the close timeout). uvicorn closes the socket at once,
+        and a socket closed with unread data answers with a TCP reset, which can destroy
+        the close frame before the client reads it, so the client never learns why."""
+        assert self.conn.close_sent is not None
+        close = self.conn.close_sent
+        self.queue.put_nowait({"type": "websocket.disconnect", "code": close.code,
+                               "reason": close.reason})
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.close_sent = True
+        self.lingering = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.close_timer = self.loop.call_later(self.close_timeout, self.transport.abort)
+
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
         scope = getattr(self, "scope", None)
