@@ -205,6 +205,12 @@ export class Stream extends EventTarget {
     const last = this.seq[frame.channel];
     if (last !== undefined && frame.seq <= last) return; // already seen before a reconnect
     this.seq[frame.channel] = frame.seq;
+    if (frame.data?.type === "history_gap") {
+      // The server folded events it could not publish (the bus was away too long) into this
+      // marker; the readings are in storage, so pages read REST again.
+      this.dispatchEvent(new CustomEvent("resync", { detail: frame.channel }));
+      return;
+    }
     this.handlers.get(frame.channel)?.forEach((fn) => fn(frame.data, frame));
     const prefix = frame.channel.split(".")[0] + ".*";
     this.handlers.get(prefix)?.forEach((fn) => fn(frame.data, frame));
