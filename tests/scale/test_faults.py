@@ -92,6 +92,11 @@ async def _long_outage(a: ServeProcess, bus: Daemon, ingester: Ingester, followe
     await asyncio.to_thread(bus.stop)
     down = len(ingester.acked)
     await until(lambda: len(ingester.acked) >= down + 200, what="ingest while the bus is down")
+    # Still ready (it takes readings), but saying the bus is away.
+    ready = await asyncio.to_thread(httpx.get, f"{a.url}/health/ready")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["status"] == "degraded"
+    assert ready.json()["checks"]["bus"].startswith("error")
 
     async def waited() -> bool:
         return until_down(await asyncio.to_thread(publishing, a))
