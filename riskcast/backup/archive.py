@@ -21,6 +21,7 @@ import shutil
 import sqlite3
 import tarfile
 import tempfile
+import zlib
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -32,6 +33,9 @@ from riskcast import __version__
 from riskcast.backup import postgres
 from riskcast.backup.lock import LOCK_NAME
 from riskcast.exceptions import BackupError
+
+#: What reading a damaged archive raises: gzip and tar errors, a cut stream, bad deflate data.
+_DAMAGED = (OSError, tarfile.TarError, EOFError, zlib.error)
 
 __all__ = ["FileEntry", "Manifest", "Progress", "create_backup", "read_manifest",
            "sqlite_ok", "verify_backup"]
@@ -260,7 +264,7 @@ def read_manifest(archive: Path) -> Manifest:
 def open_archive(archive: Path) -> tarfile.TarFile:
     try:
         return tarfile.open(archive, mode="r|*")
-    except (OSError, tarfile.TarError) as err:
+    except _DAMAGED as err:
         raise BackupError(f"{archive}: not a readable backup archive: {err}",
                           file=str(archive)) from err
 
@@ -274,7 +278,7 @@ def _manifest_of(archive: Path, tar: tarfile.TarFile) -> Manifest:
         handle = tar.extractfile(first)
         assert handle is not None
         manifest = msgspec.json.decode(handle.read(), type=Manifest)
-    except (OSError, tarfile.TarError, EOFError) as err:
+    except _DAMAGED as err:
         raise BackupError(f"{archive}: damaged archive: {err}", file=str(archive)) from err
     except msgspec.DecodeError as err:
         raise BackupError(f"{archive}: {MANIFEST} is not valid: {err}", file=MANIFEST) from err
@@ -325,7 +329,7 @@ def members(archive: Path, progress: Progress | None = None
                 assert handle is not None
                 yield manifest, entry, handle
                 done += entry.size
-        except (OSError, tarfile.TarError, EOFError) as err:
+        except _DAMAGED as err:
             raise BackupError(f"{archive}: damaged archive: {err}", file=str(archive)) from err
         missing = sorted(set(expected) - seen)
         if missing:
@@ -338,7 +342,14 @@ def copy_checked(handle: IO[bytes], entry: FileEntry, target: IO[bytes] | None) 
     """Copy a member to ``target`` (or nowhere), refusing it on a size or SHA-256 mismatch."""
     digest = hashlib.sha256()
     size = 0
-    while chunk := handle.read(_CHUNK):
+    while True:
+        try:
+            chunk = handle.read(_CHUNK)
+        except _DAMAGED as err:  # the compressed stream broke inside this member
+            raise BackupError(f"damaged archive while reading {entry.path}: {err}",
+                              file=entry.path) from err
+        if not chunk:
+            break
         digest.update(chunk)
         size += len(chunk)
         if target is not None:
@@ -368,7 +379,20 @@ def verify_backup(archive: Path, progress: Progress | None = None) -> Manifest:
                                   file=entry.path)
     if manifest is None:
         manifest = read_manifest(archive)
+    check_gzip_trailer(archive)
     return manifest
+
+
+def check_gzip_trailer(archive: Path) -> None:
+    """Read the whole gzip stream, so its CRC-32 and length are checked too: tar stops at
+    its end-of-archive blocks and never reaches the trailer, which the checksums of the
+    files do not cover."""
+    try:
+        with gzip.open(archive, "rb") as stream:
+            while stream.read(_CHUNK):
+                pass
+    except _DAMAGED as err:
+        raise BackupError(f"{archive}: damaged archive: {err}", file=str(archive)) from err
 
 
 def describe(manifest: Manifest) -> dict[str, Any]:

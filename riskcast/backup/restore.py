@@ -21,7 +21,13 @@ from pathlib import Path
 import msgspec
 
 from riskcast.backup import postgres
-from riskcast.backup.archive import Progress, copy_checked, members, read_manifest
+from riskcast.backup.archive import (
+    Progress,
+    check_gzip_trailer,
+    copy_checked,
+    members,
+    read_manifest,
+)
 from riskcast.backup.archive import sqlite_ok as _sqlite_ok
 from riskcast.backup.lock import DataDirLock
 from riskcast.exceptions import BackupError
@@ -99,6 +105,7 @@ def _unpack(archive: Path, staging: Path, progress: Progress | None) -> Path | N
             dump = target
         elif entry.kind == "sqlite":
             databases.append((entry.path, target))
+    check_gzip_trailer(archive)  # the whole archive, not only the files it holds
     for name, path in databases:
         problem = _sqlite_ok(path)
         if problem is not None:

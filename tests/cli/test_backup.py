@@ -71,8 +71,15 @@ def test_restore_refuses_a_running_server_and_a_tampered_archive(tmp_path: Path)
         assert busy.exit_code == 1
         assert "running riskcast server" in busy.output and "--force" in busy.output
     assert [r.result for r in asyncio.run(audit_of(data))] == ["refused"]
-    raw = bytearray(archive.read_bytes())
-    raw[len(raw) // 2] ^= 0xFF  # damage the compressed stream
-    archive.write_bytes(bytes(raw))
-    refused = runner.invoke(app, ["backup", "verify", str(archive)])
-    assert refused.exit_code == 1 and "error:" in refused.output
+    good = archive.read_bytes()
+    # Damage the compressed stream at several places: whether the gzip header, a deflate
+    # block inside a member or the trailer breaks, it is a clear error, never a traceback.
+    for where in (12, len(good) // 4, len(good) // 2, 3 * len(good) // 4, len(good) - 6):
+        raw = bytearray(good)
+        raw[where] ^= 0xFF
+        archive.write_bytes(bytes(raw))
+        for command in (["backup", "verify", str(archive)],
+                        ["restore", str(archive), "--data-dir", str(data), "--force"]):
+            refused = runner.invoke(app, command)
+            assert refused.exit_code == 1, (where, command, refused)
+            assert "error:" in refused.output, (where, command, refused)
