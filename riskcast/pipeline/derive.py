@@ -57,7 +57,8 @@ class DeriveContext:
         await self.pipeline.write_derived(rows)
 
     async def publish(self, channel: str, data: Any) -> None:
-        await self.pipeline.bus.publish(channel, data)
+        """Publish after what waits on ``channel`` already (the committed readings)."""
+        await self.pipeline.publishing.event(channel, data)
 
 
 class DeriveQueue:

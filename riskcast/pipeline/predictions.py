@@ -414,11 +414,9 @@ class OnlinePredictions:
                                       format_us(now_us()))
 
     async def _publish(self, channel: str, data: Any) -> None:
-        try:
-            await self.pipeline.bus.publish(channel, data)
-        except Exception:
-            self.pipeline.publish_failures += 1
-            log.exception("publish on %s failed", channel)
+        # Through the publish queue: after the readings it was made from, in order, and
+        # never waiting on a bus that is away (failures are counted there).
+        await self.pipeline.publishing.event(channel, data)
 
     # -- drift ---------------------------------------------------------------------------
 
