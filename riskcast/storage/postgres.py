@@ -5,16 +5,28 @@ by default), brought up to date at :meth:`PostgresStorage.open` by the versioned
 migrations ``migrations/postgres_NNNN_*.sql``: in one transaction, under an advisory lock,
 so processes starting together apply each migration once.
 
+``readings`` is partitioned by RANGE on ``time``: one partition per :data:`PARTITION_SPAN_US`
+(7 days, aligned to the epoch), named ``readings_w<N>`` (``readings_wm<N>`` before 1970),
+plus ``readings_default``. Before a batch is inserted, the partitions it needs are created
+(each process remembers which exist), in their own transaction under an advisory lock, so
+processes creating the same partition wait for each other and the second finds it made.
+The DEFAULT partition is therefore normally empty; rows that reach it anyway (written while
+another process's retention dropped their partition, or by an older riskcast) are moved
+into their partition when it is created, and deleted by retention like any other row.
+
 Writes go through ``COPY`` into a temporary staging table, then one
 ``INSERT ... SELECT ... ON CONFLICT`` into ``readings``, in one transaction. Within a batch
 rows apply in order, as SQLite's ``executemany`` does: per key the last row among those of
 the highest priority wins, and it replaces a stored row only when its priority is at least
-the stored one's. Retention is a plain ``DELETE``; time partitions or TimescaleDB
-hypertables are not used yet.
+the stored one's. Retention drops the partitions that lie entirely before the cutoff
+(``DROP TABLE``) when it applies to every variable, and ``DELETE``s the rest: the partition
+straddling the cutoff, the DEFAULT partition, and per-variable retention. TimescaleDB
+hypertables are not used.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -30,12 +42,21 @@ from riskcast.types import ReadingRow
 
 try:
     import psycopg
+    from psycopg import sql
     from psycopg.types.json import Jsonb
 except ImportError as err:  # pragma: no cover - exercised only without the extra
     raise MissingExtraError("psycopg", "postgres") from err
 
 #: First key of the advisory lock taken while migrating (the second is the schema's hash).
 _MIGRATION_LOCK = 0x52434D47  # "RCMG"
+#: First key of the advisory lock taken while creating partitions of ``readings``.
+_PARTITION_LOCK = 0x52435054  # "RCPT"
+
+#: The time span of one partition of ``readings``: 7 days in microseconds. Must equal the
+#: span in ``postgres_0002_partitioned_readings.sql``.
+PARTITION_SPAN_US = 7 * 86_400 * 1_000_000
+_INT8_MIN, _INT8_MAX = -(2**63), 2**63 - 1
+_PARTITION_NAME = re.compile(r"^readings_w(m?)(\d+)$")
 
 _STAGING = (
     "CREATE TEMPORARY TABLE riskcast_staging (ord bigint NOT NULL, site text NOT NULL, "
@@ -71,6 +92,25 @@ def _migrations() -> list[tuple[int, str]]:
     return sorted(found)
 
 
+def partition_index(time: int) -> int:
+    """The number of the partition of ``readings`` holding ``time`` (floored, so < 0 before
+    1970)."""
+    return time // PARTITION_SPAN_US
+
+
+def partition_name(index: int) -> str:
+    """``readings_w<index>``, with ``m`` for the minus sign."""
+    return f"readings_w{index}".replace("-", "m")
+
+
+def _bound(value: int) -> str:
+    if value < _INT8_MIN:
+        return "MINVALUE"
+    if value > _INT8_MAX:
+        return "MAXVALUE"
+    return str(value)
+
+
 class PostgresStorage(Storage):
     """PostgreSQL at ``url`` (``postgresql://user@host:5432/db``), tables in ``schema``.
 
@@ -93,6 +133,7 @@ class PostgresStorage(Storage):
         self._pool = PostgresPool(url, schema=schema, size=pool_size,
                                   connect_timeout=connect_timeout, what="postgres")
         self._closed = False
+        self._partitions: set[int] = set()  # indexes of partitions known to exist
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -174,6 +215,7 @@ class PostgresStorage(Storage):
         if not rows:
             return
         priority = self.priority
+        await self._ensure_partitions({partition_index(row[2]) for row in rows})
         async with self._conn() as conn, conn.transaction():
             await conn.execute(_STAGING)
             async with conn.cursor() as cur:
@@ -184,6 +226,63 @@ class PostgresStorage(Storage):
                                               priority(source)))
                 await cur.execute(_NEW_SERIES)
                 await cur.execute(_UPSERT)
+
+    async def _ensure_partitions(self, indexes: set[int]) -> None:
+        """Create the partitions of ``readings`` with these indexes that do not exist yet.
+
+        In a transaction of its own (no lock on ``readings`` is held meanwhile) under an
+        advisory lock, so concurrent creators of the same partition serialize and the later
+        one finds it. Rows of the range already in the DEFAULT partition are moved into the
+        new partition (PostgreSQL refuses to create it while the DEFAULT holds such rows).
+        """
+        missing = sorted(indexes - self._partitions)
+        if not missing:
+            return
+        async with self._conn() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                               (_PARTITION_LOCK, self.schema))
+            for index in missing:
+                name = partition_name(index)
+                cur = await conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,))
+                row = await cur.fetchone()
+                if row and row[0]:
+                    continue
+                lo, hi = index * PARTITION_SPAN_US, (index + 1) * PARTITION_SPAN_US
+                cur = await conn.execute(
+                    "SELECT EXISTS (SELECT 1 FROM readings_default WHERE time >= %s "
+                    "AND time < %s)", (lo, hi))
+                row = await cur.fetchone()
+                stray = bool(row and row[0])
+                if stray:
+                    await conn.execute("CREATE TEMPORARY TABLE riskcast_moving "
+                                       "(LIKE readings) ON COMMIT DROP")
+                    await conn.execute(
+                        "WITH m AS (DELETE FROM readings_default WHERE time >= %s "
+                        "AND time < %s RETURNING *) INSERT INTO riskcast_moving "
+                        "SELECT * FROM m", (lo, hi))
+                await conn.execute(sql.SQL(
+                    "CREATE TABLE {} PARTITION OF readings FOR VALUES FROM ({}) TO ({})").format(
+                    sql.Identifier(name), sql.SQL(_bound(lo)), sql.SQL(_bound(hi))))
+                if stray:
+                    await conn.execute("INSERT INTO readings SELECT * FROM riskcast_moving")
+                    await conn.execute("DROP TABLE riskcast_moving")
+        self._partitions.update(missing)
+
+    async def partitions(self) -> list[tuple[int, str]]:
+        """The time partitions of ``readings`` as ``(index, name)``, oldest first (the
+        DEFAULT partition is not listed)."""
+        async with self._conn() as conn:
+            cur = await conn.execute(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "WHERE i.inhparent = 'readings'::regclass")
+            names = [str(r[0]) for r in await cur.fetchall()]
+        found = []
+        for name in names:
+            match = _PARTITION_NAME.match(name)
+            if match:
+                index = int(match.group(2))
+                found.append((-index if match.group(1) else index, name))
+        return sorted(found)
 
     async def read_series(self, site: str, variable: str, start: int, end: int, *,
                           limit: int, descending: bool = False) -> list[Point]:
@@ -223,6 +322,9 @@ class PostgresStorage(Storage):
 
     async def delete_readings_before(self, cutoff: int, *, variables: Sequence[str] | None,
                                      exclude: Sequence[str] = ()) -> int:
+        deleted = 0
+        if variables is None:
+            deleted += await self._drop_partitions_before(cutoff, exclude)
         async with self._conn() as conn:
             cur = await conn.execute(
                 "DELETE FROM readings r USING series s WHERE r.series = s.id "
@@ -230,4 +332,29 @@ class PostgresStorage(Storage):
                 "AND NOT (s.variable = ANY(%s::text[]))",
                 (cutoff, None if variables is None else list(variables),
                  None if variables is None else list(variables), list(exclude)))
-            return cur.rowcount
+            return deleted + cur.rowcount
+
+    async def _drop_partitions_before(self, cutoff: int, exclude: Sequence[str]) -> int:
+        """Drop the partitions entirely before ``cutoff`` that hold no reading of an
+        ``exclude``d variable; returns how many readings they held."""
+        dropped = 0
+        for index, name in await self.partitions():
+            if (index + 1) * PARTITION_SPAN_US > cutoff:
+                break
+            table = sql.Identifier(name)
+            async with self._conn() as conn, conn.transaction():
+                # Writers wait (readers do not) while the partition is checked and counted.
+                await conn.execute("LOCK TABLE readings IN SHARE ROW EXCLUSIVE MODE")
+                if exclude:
+                    cur = await conn.execute(sql.SQL(
+                        "SELECT EXISTS (SELECT 1 FROM {} r JOIN series s ON s.id = r.series "
+                        "WHERE s.variable = ANY(%s::text[]))").format(table), (list(exclude),))
+                    row = await cur.fetchone()
+                    if row and row[0]:
+                        continue
+                cur = await conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table))
+                row = await cur.fetchone()
+                dropped += int(row[0]) if row else 0
+                await conn.execute(sql.SQL("DROP TABLE {}").format(table))
+            self._partitions.discard(index)
+        return dropped

@@ -11,6 +11,7 @@ import random
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -31,7 +32,12 @@ if not IN_CI:  # in CI a missing extra is an error, not a skip
     pytest.importorskip("psycopg", reason="the postgres extra is not installed")
 import psycopg  # noqa: E402
 
-from riskcast.storage.postgres import PostgresStorage, _migrations  # noqa: E402
+from riskcast.storage.postgres import (  # noqa: E402
+    PARTITION_SPAN_US,
+    PostgresStorage,
+    _migrations,
+    partition_name,
+)
 
 
 def _require_postgres() -> None:
@@ -194,3 +200,194 @@ def test_rollups_match_memory_storage(schema: str, data: dict[int, tuple[float, 
             assert g[1] == pytest.approx(w[1], rel=1e-9, abs=1e-6)
 
     asyncio.run(run())
+
+
+# -- time partitions ----------------------------------------------------------------------
+
+SPAN = PARTITION_SPAN_US
+WEEK0 = (T0 // SPAN) * SPAN  # the start of the partition holding T0
+
+
+async def _placement(schema: str) -> list[tuple[str, int]]:
+    """(partition name, time) of every stored reading, by time."""
+    async with await psycopg.AsyncConnection.connect(URL) as conn:
+        cur = await conn.execute(psycopg.sql.SQL(
+            "SELECT tableoid::regclass::text, time FROM {}.readings ORDER BY time").format(
+            psycopg.sql.Identifier(schema)))
+        return [(str(r[0]).split(".")[-1], int(r[1])) for r in await cur.fetchall()]
+
+
+async def _sql(schema: str, query: str) -> list[tuple[Any, ...]]:
+    async with await psycopg.AsyncConnection.connect(URL, autocommit=True) as conn:
+        await conn.execute(psycopg.sql.SQL("SET search_path TO {}").format(
+            psycopg.sql.Identifier(schema)))
+        cur = await conn.execute(query.encode())
+        return list(await cur.fetchall()) if cur.description else []
+
+
+@pytest.mark.anyio
+async def test_rows_land_in_their_time_partition(
+        make_storage: Callable[[], PostgresStorage], schema: str) -> None:
+    times = [WEEK0 - 1, WEEK0, WEEK0 + SPAN - 1, WEEK0 + SPAN, -1, 0, -SPAN - 1]
+    storage = make_storage()
+    await storage.open()
+    try:
+        await storage.write_readings([("s", "v", t, 1.0, 0, None) for t in times])
+        placed = await _placement(schema)
+        assert placed == [(partition_name(t // SPAN), t) for t in sorted(times)]
+        assert {name for name, _ in placed} == {
+            "readings_wm2", "readings_wm1", "readings_w0", partition_name(WEEK0 // SPAN - 1),
+            partition_name(WEEK0 // SPAN), partition_name(WEEK0 // SPAN + 1)}
+        assert [n for _, n in await storage.partitions()] == sorted(
+            {name for name, _ in placed}, key=lambda n: int(n[10:].replace("m", "-")))
+        # Upserts still meet their row across the partitioned primary key.
+        await storage.write_readings([("s", "v", WEEK0, 2.0, 0, None)])
+        got = await storage.read_series("s", "v", WEEK0, WEEK0 + 1, limit=5)
+        assert [p.value for p in got] == [2.0]
+    finally:
+        await storage.aclose()
+
+
+@pytest.mark.anyio
+async def test_retention_drops_old_partitions_and_keeps_the_boundary(
+        make_storage: Callable[[], PostgresStorage], schema: str) -> None:
+    storage = make_storage()
+    await storage.open()
+    try:
+        rows: list[ReadingRow] = []
+        for week in range(4):  # 3 readings of "v" per week, plus one of "keep" in week 1
+            start = WEEK0 + week * SPAN
+            rows += [("s", "v", start + k * (SPAN // 3), float(week), 0, None) for k in range(3)]
+        rows.append(("s", "keep", WEEK0 + SPAN + 5, 9.0, 0, None))
+        await storage.write_readings(rows)
+        cutoff = WEEK0 + 2 * SPAN + SPAN // 3  # inside week 2: its 2nd reading stays
+        # "keep" is excluded: week 0 is dropped whole, week 1 (holding "keep") only has its
+        # "v" rows deleted, week 2 straddles the cutoff.
+        deleted = await storage.delete_readings_before(cutoff, variables=None,
+                                                       exclude=["keep"])
+        assert deleted == 3 + 3 + 1
+        names = [n for _, n in await storage.partitions()]
+        assert partition_name(WEEK0 // SPAN) not in names
+        assert partition_name(WEEK0 // SPAN + 1) in names
+        left = await storage.read_series("s", "v", 0, WEEK0 * 2, limit=100)
+        assert [p.time for p in left] == [cutoff, cutoff + SPAN // 3] + [
+            WEEK0 + 3 * SPAN + k * (SPAN // 3) for k in range(3)]
+        assert len(await storage.read_series("s", "keep", 0, WEEK0 * 2, limit=5)) == 1
+        # Without exclusions the partitions entirely before the cutoff go, "keep" with them.
+        deleted = await storage.delete_readings_before(WEEK0 + 3 * SPAN, variables=None)
+        assert deleted == 1 + 2
+        assert [n for _, n in await storage.partitions()] == [partition_name(WEEK0 // SPAN + 3)]
+        assert await storage.read_series("s", "keep", 0, WEEK0 * 2, limit=5) == []
+        # A late reading for a dropped week lands in the DEFAULT partition (this storage
+        # remembered the partition as existing) and is deleted by the next run.
+        other = make_storage()
+        await other.open()
+        try:
+            await other.write_readings([("s", "v", WEEK0 + 3 * SPAN, 5.0, 0, None)])
+            assert await other.delete_readings_before(WEEK0 + 4 * SPAN, variables=None) == 3
+        finally:
+            await other.aclose()
+        await storage.write_readings([("s", "v", WEEK0 + 3 * SPAN + 1, 6.0, 0, None)])
+        assert await _placement(schema) == [("readings_default", WEEK0 + 3 * SPAN + 1)]
+        assert await storage.delete_readings_before(WEEK0 + 4 * SPAN, variables=None) == 1
+        assert await _placement(schema) == []
+    finally:
+        await storage.aclose()
+
+
+@pytest.mark.anyio
+async def test_rows_in_the_default_partition_move_into_a_new_partition(
+        make_storage: Callable[[], PostgresStorage], schema: str) -> None:
+    storage = make_storage()
+    await storage.open()
+    try:
+        await storage.write_readings([("s", "v", 0, 0.0, 0, None)])  # makes series 1
+        # As an older riskcast would: straight into readings, no partition for the week.
+        await _sql(schema, f"INSERT INTO readings (series, time, value, quality, priority) "
+                           f"VALUES (1, {WEEK0 + 7}, 7.0, 0, 0)")
+        assert ("readings_default", WEEK0 + 7) in await _placement(schema)
+        await storage.write_readings([("s", "v", WEEK0 + 8, 8.0, 0, None)])
+        week = partition_name(WEEK0 // SPAN)
+        assert await _placement(schema) == [
+            ("readings_w0", 0), (week, WEEK0 + 7), (week, WEEK0 + 8)]
+    finally:
+        await storage.aclose()
+
+
+@pytest.mark.anyio
+async def test_concurrent_writers_create_the_same_partitions(
+        make_storage: Callable[[], PostgresStorage], schema: str) -> None:
+    stores = [make_storage() for _ in range(3)]
+    await asyncio.gather(*(s.open() for s in stores))
+    try:
+        for week in range(8):  # each round: all three need the same new partition at once
+            t = WEEK0 + week * SPAN
+            await asyncio.gather(*(s.write_readings([(f"s{i}", "v", t + i, 1.0, 0, None)])
+                                   for i, s in enumerate(stores)))
+        placed = await _placement(schema)
+        assert len(placed) == 24
+        assert all(name == partition_name(t // SPAN) for name, t in placed)
+        assert len(await stores[0].partitions()) == 8
+    finally:
+        await asyncio.gather(*(s.aclose() for s in stores))
+
+
+@pytest.mark.anyio
+async def test_far_past_and_future_readings(
+        make_storage: Callable[[], PostgresStorage], schema: str) -> None:
+    times = [-(2**63), -10**17, 10**17, 2**63 - 2]
+    storage = make_storage()
+    await storage.open()
+    try:
+        await storage.write_readings([("s", "v", t, float(i), 0, None)
+                                      for i, t in enumerate(times)])
+        got = await storage.read_series("s", "v", -(2**63), 2**63 - 1, limit=10)
+        assert [p.time for p in got] == times
+        assert all(name != "readings_default" for name, _ in await _placement(schema))
+        assert await storage.delete_readings_before(0, variables=None) == 2
+        assert [p.time for p in await storage.read_series(
+            "s", "v", -(2**63), 2**63 - 1, limit=10)] == times[2:]
+    finally:
+        await storage.aclose()
+
+
+@pytest.mark.anyio
+async def test_migration_partitions_an_existing_readings_table(schema: str) -> None:
+    from riskcast.storage.pgpool import PostgresPool
+
+    old = [m for m in _migrations() if m[0] == 1]
+    pool = PostgresPool(URL, schema=schema)
+    await pool.open()
+    try:
+        assert await pool.migrate(lock=1, table="schema_version", migrations=old) == 1
+    finally:
+        await pool.aclose()
+    times = [-SPAN * 3 - 1, 0, WEEK0, WEEK0 + 1, WEEK0 + SPAN, 10**17]
+    await _sql(schema, "INSERT INTO series (site, variable) VALUES ('s', 'v'), ('s', 'w')")
+    values = ", ".join(f"({series}, {t}, {t % 1000}, 0, 'x', 1)"
+                       for series in (1, 2) for t in times)
+    await _sql(schema, "INSERT INTO readings (series, time, value, quality, source, priority) "
+                       f"VALUES {values}")
+    assert await _sql(schema, "SELECT relkind FROM pg_class WHERE oid = 'readings'::regclass"
+                      ) == [("r",)]
+    storage = PostgresStorage(URL, schema=schema)
+    await storage.open()
+    try:
+        assert await storage.migrate() == max(n for n, _ in _migrations())
+        assert await _sql(schema, "SELECT relkind FROM pg_class "
+                                  "WHERE oid = 'readings'::regclass") == [("p",)]
+        for variable in ("v", "w"):
+            got = await storage.read_series("s", variable, -(2**62), 2**62, limit=100)
+            assert [(p.time, p.value, p.source) for p in got] == [
+                (t, float(t % 1000), "x") for t in times]
+        placed = await _placement(schema)
+        assert len(placed) == 12
+        assert all(name == partition_name(t // SPAN) for name, t in placed)
+        assert await _sql(schema, "SELECT to_regclass('readings_unpartitioned')") == [(None,)]
+        # The old rows keep their priority and the primary key still drives upserts.
+        await storage.write_readings([("s", "v", WEEK0, 5.0, 0, "x")])
+        await storage.write_readings([("s", "w", WEEK0 + SPAN * 2, 6.0, 0, None)])
+        got = await storage.read_series("s", "v", WEEK0, WEEK0 + 1, limit=5)
+        assert [p.value for p in got] == [5.0]
+    finally:
+        await storage.aclose()
