@@ -19,6 +19,7 @@ import asyncio
 import sys
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import psycopg
@@ -40,7 +41,7 @@ class SingleTable(PostgresStorage):
         return await self._pool.migrate(lock=1, table="schema_version",
                                         migrations=[m for m in _migrations() if m[0] == 1])
 
-    async def _ensure_partitions(self, indexes: set[int]) -> None:
+    async def _ensure_partitions(self, indexes: Counter[int]) -> None:
         return None
 
 

@@ -10,9 +10,11 @@ so processes starting together apply each migration once.
 plus ``readings_default``. Before a batch is inserted, the partitions it needs are created
 (each process remembers which exist), in their own transaction under an advisory lock, so
 processes creating the same partition wait for each other and the second finds it made.
-The DEFAULT partition is therefore normally empty; rows that reach it anyway (written while
-another process's retention dropped their partition, or by an older riskcast) are moved
-into their partition when it is created, and deleted by retention like any other row.
+A batch creates at most :data:`MAX_NEW_PARTITIONS` (the weeks holding most of its rows).
+The DEFAULT partition is therefore normally empty; rows that reach it anyway (weeks past
+that limit, rows written after another process's retention dropped their cached partition,
+or by an older riskcast) are moved into their partition when it is created, and deleted by
+retention like any other row.
 
 Writes go through ``COPY`` into a temporary staging table, then one
 ``INSERT ... SELECT ... ON CONFLICT`` into ``readings``, in one transaction. Within a batch
@@ -27,6 +29,7 @@ hypertables are not used.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -55,6 +58,11 @@ _PARTITION_LOCK = 0x52435054  # "RCPT"
 #: The time span of one partition of ``readings``: 7 days in microseconds. Must equal the
 #: span in ``postgres_0002_partitioned_readings.sql``.
 PARTITION_SPAN_US = 7 * 86_400 * 1_000_000
+#: At most this many partitions are created for one batch (those holding most of its rows);
+#: rows of further weeks go to the DEFAULT partition until a later batch creates theirs. A
+#: batch with scattered times must not create thousands of partitions (each slows planning
+#: and takes locks; too many in one transaction exhaust the lock table and fail the batch).
+MAX_NEW_PARTITIONS = 16
 _INT8_MIN, _INT8_MAX = -(2**63), 2**63 - 1
 _PARTITION_NAME = re.compile(r"^readings_w(m?)(\d+)$")
 
@@ -215,7 +223,7 @@ class PostgresStorage(Storage):
         if not rows:
             return
         priority = self.priority
-        await self._ensure_partitions({partition_index(row[2]) for row in rows})
+        await self._ensure_partitions(Counter(partition_index(row[2]) for row in rows))
         async with self._conn() as conn, conn.transaction():
             await conn.execute(_STAGING)
             async with conn.cursor() as cur:
@@ -227,15 +235,17 @@ class PostgresStorage(Storage):
                 await cur.execute(_NEW_SERIES)
                 await cur.execute(_UPSERT)
 
-    async def _ensure_partitions(self, indexes: set[int]) -> None:
-        """Create the partitions of ``readings`` with these indexes that do not exist yet.
+    async def _ensure_partitions(self, indexes: Counter[int]) -> None:
+        """Create the partitions of ``readings`` with these indexes (counting the batch's rows
+        in each) that do not exist yet, at most :data:`MAX_NEW_PARTITIONS`, most rows first.
 
         In a transaction of its own (no lock on ``readings`` is held meanwhile) under an
         advisory lock, so concurrent creators of the same partition serialize and the later
         one finds it. Rows of the range already in the DEFAULT partition are moved into the
         new partition (PostgreSQL refuses to create it while the DEFAULT holds such rows).
         """
-        missing = sorted(indexes - self._partitions)
+        missing = sorted(sorted((i for i in indexes if i not in self._partitions),
+                                key=lambda i: -indexes[i])[:MAX_NEW_PARTITIONS])
         if not missing:
             return
         async with self._conn() as conn, conn.transaction():

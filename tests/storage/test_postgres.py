@@ -391,3 +391,27 @@ async def test_migration_partitions_an_existing_readings_table(schema: str) -> N
         assert [p.value for p in got] == [5.0]
     finally:
         await storage.aclose()
+
+
+@pytest.mark.anyio
+async def test_a_scattered_batch_creates_a_bounded_number_of_partitions(
+        make_storage: Callable[[], PostgresStorage], schema: str) -> None:
+    """40 weeks in one batch: the 16 with most rows get partitions, the rest wait in the
+    DEFAULT partition until a later batch of their week creates it."""
+    weeks = range(40)
+    rows: list[ReadingRow] = [("s", "v", WEEK0 + w * SPAN + k, 1.0, 0, None)
+                              for w in weeks for k in range(1 + (w >= 24))]
+    storage = make_storage()
+    await storage.open()
+    try:
+        await storage.write_readings(rows)
+        assert len(await storage.read_series("s", "v", 0, WEEK0 * 2, limit=1000)) == len(rows)
+        made = [i for i, _ in await storage.partitions()]
+        assert made == [WEEK0 // SPAN + w for w in range(24, 40)]
+        in_default = [t for name, t in await _placement(schema) if name == "readings_default"]
+        assert in_default == [WEEK0 + w * SPAN for w in range(24)]
+        await storage.write_readings([("s", "v", WEEK0 + 3 * SPAN + 1, 2.0, 0, None)])
+        assert (partition_name(WEEK0 // SPAN + 3), WEEK0 + 3 * SPAN) in await _placement(schema)
+        assert len(await storage.read_series("s", "v", 0, WEEK0 * 2, limit=1000)) == 57
+    finally:
+        await storage.aclose()
