@@ -77,6 +77,10 @@ def versions() -> dict[str, str | None]:
     return found
 
 
+#: The CC BY 4.0 data sets shipped in the package (see data/README.md there).
+PACKAGED_DATA = Path(__file__).resolve().parent / "data"
+
+
 def default_data_dir() -> Path | None:
     """``shared/data`` beside the repository (``../shared/data``) if it exists, else ``None``."""
     candidate = Path(riskcast.__file__).resolve().parents[2] / "shared" / "data"
@@ -90,6 +94,8 @@ def data_file(name: str, data_dir: Path | None = None) -> Path:
     when it is not there.
     """
     directory = data_dir if data_dir is not None else default_data_dir()
+    if directory is None and (PACKAGED_DATA / name).is_file():
+        directory = PACKAGED_DATA  # an installed package, without the repository beside it
     if directory is None:
         raise NotFoundError(
             f"{name} not found: no --data DIR given and no shared/data folder beside the "

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from riskcast.exceptions import MissingExtraError, NotFoundError, ValidationError
-from riskcast.packs.wildfire import quantum
+from riskcast.packs.wildfire import evaluation, quantum
 from riskcast.packs.wildfire.evaluation import (
+    PACKAGED_DATA,
     cross_region_splits,
     evaluate_splits,
     repeated_stratified_splits,
@@ -28,6 +29,7 @@ from riskcast.packs.wildfire.occurrence import (
     load_algerian,
     model_factories,
 )
+from tests.conftest import SHARED_DATA
 
 FAST_MODELS = {"majority", "FFMC threshold", "logistic regression", "decision tree"}
 
@@ -144,6 +146,18 @@ def test_every_model_fits_and_gives_probabilities(data: FireOccurrenceData) -> N
 def test_missing_data_file_names_the_file_and_the_option(tmp_path: Path) -> None:
     with pytest.raises(NotFoundError, match=rf"{ALGERIAN_FILE}.*--data"):
         load_algerian(tmp_path)
+
+
+def test_an_installed_package_trains_from_its_own_copy_of_the_data(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the repository's shared/data beside it (an installed package, a fresh clone
+    elsewhere), the CC BY 4.0 copy shipped in the package is used; it is the shared file."""
+    monkeypatch.setattr(evaluation, "default_data_dir", lambda: None)
+    data = load_algerian()
+    assert len(data.fire) == 244 and int(data.fire.sum()) == 138  # PROVENANCE.md: 138 fire
+    shared = SHARED_DATA / ALGERIAN_FILE
+    if shared.is_file():
+        assert (PACKAGED_DATA / ALGERIAN_FILE).read_bytes() == shared.read_bytes()
 
 
 def test_missing_column_is_refused(tmp_path: Path) -> None:
