@@ -9,13 +9,13 @@ everything derived is recomputable from storage.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from riskcast.core.sites import Site
+from riskcast.pipeline.spans import SpanWorker
 from riskcast.types import ReadingRow
 
 if TYPE_CHECKING:
@@ -61,24 +61,15 @@ class DeriveContext:
         await self.pipeline.publishing.event(channel, data)
 
 
-class DeriveQueue:
+class DeriveQueue(SpanWorker[tuple[str, int, str]]):
     """Pending (pack, derivation, site) work with merged time spans, run by one task."""
 
-    def __init__(self, pipeline: Pipeline) -> None:
-        self.pipeline = pipeline
-        self._pending: dict[tuple[str, int, str], tuple[int, int]] = {}
-        self._by_key: dict[tuple[str, int], Derivation] = {}
-        self._wake = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._task: asyncio.Task[None] | None = None
-        self.runs = 0
-        self.failures = 0
+    name = "derive"
 
-    @property
-    def pending(self) -> int:
-        """(derivation, site) pairs waiting to run."""
-        return len(self._pending)
+    def __init__(self, pipeline: Pipeline) -> None:
+        super().__init__()
+        self.pipeline = pipeline
+        self._by_key: dict[tuple[str, int], Derivation] = {}
 
     def note(self, rows: Sequence[ReadingRow]) -> None:
         """Record what ``rows`` touch; called after each commit."""
@@ -96,51 +87,21 @@ class DeriveQueue:
             for index, derivation in enumerate(pack.derivations):
                 if variable not in derivation.inputs:
                     continue
-                key = (pack.name, index, site_id)
                 self._by_key[(pack.name, index)] = derivation
-                old = self._pending.get(key)
-                self._pending[key] = (lo, hi) if old is None else (min(old[0], lo),
-                                                                  max(old[1], hi))
-        if self._pending:
-            self._idle.clear()
-            self._wake.set()
+                self.add((pack.name, index, site_id), lo, hi)
+        self.kick()
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="derive")
+    async def work(self, key: tuple[str, int, str], lo: int, hi: int) -> bool:
+        pack_name, index, site_id = key
+        derivation = self._by_key[(pack_name, index)]
+        site = self.pipeline.sites.get(site_id)
+        if site is None:
+            return False
+        ctx = DeriveContext(self.pipeline, pack_name, f"derived:{pack_name}.{derivation.name}")
+        await derivation.derive(ctx, site, lo, hi)
+        return True
 
-    async def drained(self) -> None:
-        """Return when nothing is pending or running (for tests and shutdown)."""
-        await self._idle.wait()
-
-    async def _run(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._pending:
-                key, (lo, hi) = next(iter(self._pending.items()))
-                del self._pending[key]
-                pack_name, index, site_id = key
-                derivation = self._by_key[(pack_name, index)]
-                site = self.pipeline.sites.get(site_id)
-                if site is None:
-                    continue
-                ctx = DeriveContext(self.pipeline, pack_name,
-                                    f"derived:{pack_name}.{derivation.name}")
-                try:
-                    await derivation.derive(ctx, site, lo, hi)
-                    self.runs += 1
-                except asyncio.CancelledError:
-                    raise
-                except Exception:  # a failing derivation never stops the others
-                    self.failures += 1
-                    log.exception("derivation %s.%s failed for site %s", pack_name,
-                                  derivation.name, site_id)
-            if not self._pending:
-                self._idle.set()
-
-    async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-        self._idle.set()
+    def failed(self, key: tuple[str, int, str]) -> None:
+        pack_name, index, site_id = key
+        log.exception("derivation %s.%s failed for site %s", pack_name,
+                      self._by_key[(pack_name, index)].name, site_id)

@@ -46,6 +46,7 @@ from riskcast.core.clock import format_us, now_us
 from riskcast.core.sites import Site
 from riskcast.core.variables import BAD
 from riskcast.exceptions import NotFoundError
+from riskcast.pipeline.spans import SpanWorker
 from riskcast.types import ReadingRow
 
 if TYPE_CHECKING:
@@ -94,15 +95,17 @@ class _Learner:
         return self.forecast, self.model.features_at(t + gap)
 
 
-class OnlinePredictions:
+class OnlinePredictions(SpanWorker[tuple[str, str, str]]):
     """Pending (model, variable, site) work with merged spans, served by one task."""
 
+    name = "predictions"
+
     def __init__(self, pipeline: Pipeline, *, window_us: int = DAY_US) -> None:
+        super().__init__()
         self.pipeline = pipeline
         #: The model service, attached by the runtime (``None``: nothing is served).
         self.models: ModelService | None = None
         self.window_us = window_us
-        self._pending: dict[tuple[str, str, str], tuple[int, int]] = {}
         self._inputs: dict[str, frozenset[str]] = {}
         #: (model, alias) pairs found unset, until the registry changes (no query per run).
         self._absent: set[tuple[str, str]] = set()
@@ -113,13 +116,7 @@ class OnlinePredictions:
         #: The newest committed (time, value, quality) per (site, variable) of served sites,
         #: so a feature row needs no query; storage answers what is not here (a restart).
         self._latest: dict[tuple[str, str], tuple[int, float, int]] = {}
-        self._wake = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._task: asyncio.Task[None] | None = None
-        self.runs = 0
         self.predictions = 0
-        self.failures = 0
         self.incomplete = 0
         self._by_model: dict[str, dict[str, int]] = {}
         self._last: dict[str, tuple[int, int]] = {}
@@ -195,54 +192,25 @@ class OnlinePredictions:
                 inputs = self._inputs.get(served.name)
                 if inputs is not None and variable not in inputs:
                     continue
-                key = (served.name, served.variable, site_id)
-                old = self._pending.get(key)
-                self._pending[key] = (lo, hi) if old is None else (min(old[0], lo),
-                                                                  max(old[1], hi))
-        if self._pending:
-            self._idle.clear()
-            self._wake.set()
+                self.add((served.name, served.variable, site_id), lo, hi)
+        self.kick()
 
     # -- the task ------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="predictions")
+    async def work(self, key: tuple[str, str, str], lo: int, hi: int) -> bool:
+        name, variable, site_id = key
+        site = self.pipeline.sites.get(site_id)
+        if site is None:
+            return False
+        await self._serve(name, variable, site, lo, hi)
+        self._counters(name)["runs"] += 1
+        return True
 
-    async def drained(self) -> None:
-        """Return when nothing is pending or running (for tests and shutdown)."""
-        await self._idle.wait()
-
-    async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-        self._idle.set()
-
-    async def _run(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._pending:
-                key, (lo, hi) = next(iter(self._pending.items()))
-                del self._pending[key]
-                name, variable, site_id = key
-                site = self.pipeline.sites.get(site_id)
-                if site is None:
-                    continue
-                counters = self._counters(name)
-                try:
-                    await self._serve(name, variable, site, lo, hi)
-                    self.runs += 1
-                    counters["runs"] += 1
-                except asyncio.CancelledError:
-                    raise
-                except Exception:  # a bad model never stops the pipeline
-                    self.failures += 1
-                    counters["failures"] += 1
-                    log.exception("model %s failed for site %s", name, site_id)
-            if not self._pending:
-                self._idle.set()
+    def failed(self, key: tuple[str, str, str]) -> None:
+        # A bad model never stops the pipeline: counted per model, logged, and on to the next.
+        name, _, site_id = key
+        self._counters(name)["failures"] += 1
+        log.exception("model %s failed for site %s", name, site_id)
 
     # -- serving -------------------------------------------------------------------------
 
