@@ -255,11 +255,20 @@ def test_process_killed_clients_resume_on_another(
         finally:
             await ingester.stop()
         last = await last_seq(b.ws_url, "site.k")
-        await until(lambda: all(f.last == last for f in followers),
-                    what=f"every follower reaches seq {last}")
+        try:
+            await until(lambda: all(f.last == last for f in followers),
+                        what=f"every follower reaches seq {last}")
+        except TimeoutError as err:  # say where each follower stands
+            states = [(f.last, f.connects, f.errors[-3:], _tail(f.seqs)) for f in followers]
+            raise AssertionError(f"{err}; followers (last, connects, errors, seqs): "
+                                 f"{states}") from err
         for follower in followers:
             await follower.stop()
             follower.check_complete(last)
             assert follower.connects >= 2  # it did reconnect
 
     asyncio.run(scenario())
+
+
+def _tail(seqs: list[int]) -> str:
+    return f"{len(seqs)} seqs, last ten {seqs[-10:]}"
