@@ -154,23 +154,8 @@ class PostgresAlertStore(AlertStore):
                 await self._select(NamedRoute, "SELECT body FROM alert_routes ORDER BY name"))
 
     async def alerts(self, query: AlertQuery | None = None) -> list[Alert]:
-        q = query or AlertQuery()
-        where, args = [], []
-        for column, value in (("id", q.id), ("state", q.state), ("rule", q.rule),
-                              ("site", q.site)):
-            if value is not None:
-                where.append(f"{column} = %s")
-                args.append(value)
-        if q.after is not None:
-            where.append("id > %s")
-            args.append(q.after)
-        query_ = "SELECT body FROM alert_alerts"
-        if where:
-            query_ += " WHERE " + " AND ".join(where)
-        query_ += " ORDER BY id"
-        if q.limit is not None:
-            query_ += f" LIMIT {int(q.limit)}"
-        return await self._select(Alert, query_, tuple(args))
+        text, args = (query or AlertQuery()).sql("alert_alerts", "%s")
+        return await self._select(Alert, text, tuple(args))
 
     async def transitions(self, alert: str) -> list[Transition]:
         return await self._select(

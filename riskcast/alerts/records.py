@@ -193,6 +193,26 @@ class AlertQuery(msgspec.Struct, kw_only=True):
     after: str | None = None
     limit: int | None = None
 
+    def sql(self, table: str, mark: str) -> tuple[str, list[str]]:
+        """The ``SELECT body`` of these filters on ``table``, with ``mark`` as the
+        parameter placeholder (``?`` for SQLite, ``%s`` for PostgreSQL), and its args."""
+        where, args = [], []
+        for column, value in (("id", self.id), ("state", self.state), ("rule", self.rule),
+                              ("site", self.site)):
+            if value is not None:
+                where.append(f"{column} = {mark}")
+                args.append(value)
+        if self.after is not None:
+            where.append(f"id > {mark}")
+            args.append(self.after)
+        text = f"SELECT body FROM {table}"
+        if where:
+            text += " WHERE " + " AND ".join(where)
+        text += " ORDER BY id"
+        if self.limit is not None:
+            text += f" LIMIT {int(self.limit)}"
+        return text, args
+
 
 class Change(msgspec.Struct, kw_only=True):
     """Everything one store write applies, atomically. Rows with an id replace the row

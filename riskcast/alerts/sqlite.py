@@ -176,23 +176,8 @@ class SqliteAlertStore(AlertStore):
         return await self._run(run)
 
     async def alerts(self, query: AlertQuery | None = None) -> list[Alert]:
-        q = query or AlertQuery()
-        where, args = [], []
-        for column, value in (("id", q.id), ("state", q.state), ("rule", q.rule),
-                              ("site", q.site)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                args.append(value)
-        if q.after is not None:
-            where.append("id > ?")
-            args.append(q.after)
-        sql = "SELECT body FROM alerts"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY id"
-        if q.limit is not None:
-            sql += f" LIMIT {int(q.limit)}"
-        return await self._run(self._select, Alert, sql, tuple(args))
+        text, args = (query or AlertQuery()).sql("alerts", "?")
+        return await self._run(self._select, Alert, text, tuple(args))
 
     async def transitions(self, alert: str) -> list[Transition]:
         return await self._run(self._select, Transition,

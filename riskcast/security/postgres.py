@@ -129,28 +129,7 @@ class PostgresKeyStore(KeyStore):
                 "result, detail) VALUES (%s, %s, %s, %s, %s, %s, %s)", rows)
 
     async def audit(self, query: AuditQuery) -> list[AuditRecord]:
-        where: list[str] = []
-        params: list[Any] = []
-        if query.before is not None:
-            where.append("id < %s")
-            params.append(query.before)
-        if query.actor is not None:
-            where.append("actor_id = %s")
-            params.append(query.actor)
-        if query.action is not None:
-            if query.action.endswith("."):
-                where.append("left(action, %s) = %s")
-                params.extend([len(query.action), query.action])
-            else:
-                where.append("action = %s")
-                params.append(query.action)
-        if query.since_us is not None:
-            where.append("time_us >= %s")
-            params.append(query.since_us)
-        text = ("SELECT id, time_us, actor_id, actor_name, action, target, result, detail "
-                "FROM audit_log" + (" WHERE " + " AND ".join(where) if where else "")
-                + " ORDER BY id DESC LIMIT %s")
-        params.append(query.limit)
+        text, params = query.sql("%s")
         async with self._conn() as conn:
             cur = await conn.execute(text, params)
             rows = await cur.fetchall()

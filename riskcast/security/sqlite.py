@@ -142,28 +142,7 @@ class SqliteKeyStore(KeyStore):
             await self._call(run)
 
     async def audit(self, query: AuditQuery) -> list[AuditRecord]:
-        where: list[str] = []
-        params: list[int | str] = []
-        if query.before is not None:
-            where.append("id < ?")
-            params.append(query.before)
-        if query.actor is not None:
-            where.append("actor_id = ?")
-            params.append(query.actor)
-        if query.action is not None:
-            if query.action.endswith("."):
-                where.append("substr(action, 1, ?) = ?")
-                params.extend([len(query.action), query.action])
-            else:
-                where.append("action = ?")
-                params.append(query.action)
-        if query.since_us is not None:
-            where.append("time_us >= ?")
-            params.append(query.since_us)
-        sql = ("SELECT id, time_us, actor_id, actor_name, action, target, result, detail "
-               "FROM audit_log" + (" WHERE " + " AND ".join(where) if where else "")
-               + " ORDER BY id DESC LIMIT ?")
-        params.append(query.limit)
+        sql, params = query.sql("?")
         rows = await self._call(lambda: self._db.execute(sql, params).fetchall())
         return [AuditRecord(id=r[0], time_us=r[1], actor_id=r[2], actor_name=r[3],
                             action=r[4], target=r[5], result=r[6], detail=json.loads(r[7]))

@@ -48,6 +48,33 @@ class AuditQuery:
     before: int | None = None
     limit: int = 100
 
+    def sql(self, mark: str) -> tuple[str, list[Any]]:
+        """The ``SELECT`` of these filters on ``audit_log``, with ``mark`` as the parameter
+        placeholder (``?`` for SQLite, ``%s`` for PostgreSQL), and its parameters."""
+        where: list[str] = []
+        params: list[Any] = []
+        if self.before is not None:
+            where.append(f"id < {mark}")
+            params.append(self.before)
+        if self.actor is not None:
+            where.append(f"actor_id = {mark}")
+            params.append(self.actor)
+        if self.action is not None:
+            if self.action.endswith("."):  # a family: substr() means the same in both
+                where.append(f"substr(action, 1, {mark}) = {mark}")
+                params.extend([len(self.action), self.action])
+            else:
+                where.append(f"action = {mark}")
+                params.append(self.action)
+        if self.since_us is not None:
+            where.append(f"time_us >= {mark}")
+            params.append(self.since_us)
+        text = ("SELECT id, time_us, actor_id, actor_name, action, target, result, detail "
+                "FROM audit_log" + (" WHERE " + " AND ".join(where) if where else "")
+                + f" ORDER BY id DESC LIMIT {mark}")
+        params.append(self.limit)
+        return text, params
+
 
 class KeyStore(ABC):
     """Keys, settings and audit records shared by every process of a deployment."""
