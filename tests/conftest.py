@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
+
+from riskcast.logs import configure
 
 #: In CI every service must be there: a test that needs one fails instead of skipping.
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -50,3 +56,17 @@ def server(tmp_path: Path):  # type: ignore[no-untyped-def]
     with live_server(settings) as srv:
         httpx.post(f"{srv.url}/api/v1/sites", json={"id": "s1", "name": "One"}).raise_for_status()
         yield srv
+
+
+@pytest.fixture
+def json_logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
+    """JSON logs into a buffer; the logging set-up is put back afterwards."""
+    stream = io.StringIO()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    monkeypatch.setattr("sys.stderr", stream)
+    configure("info", "json")
+    yield stream
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    structlog.reset_defaults()

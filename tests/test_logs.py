@@ -5,27 +5,12 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
 
-import pytest
 import structlog
 
-from riskcast.logs import configure, redact_text
+from riskcast.logs import redact_text
 
 SECRETS = ("hunter2", "rk_live_abcdef123456", "s3cr3t-token", "apikey999", "pw-in-url")
-
-
-@pytest.fixture
-def json_logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    monkeypatch.setattr("sys.stderr", stream)
-    configure("info", "json")
-    yield stream
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    structlog.reset_defaults()
 
 
 def test_secrets_in_fields_text_and_urls_are_redacted(json_logs: io.StringIO) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -16,22 +15,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from riskcast.api.requestid import RequestId
-from riskcast.logs import configure
 from riskcast.testing.server import LiveServer
-
-
-@pytest.fixture
-def json_logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
-    """JSON logs into a buffer; the logging set-up is put back afterwards."""
-    stream = io.StringIO()
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    monkeypatch.setattr("sys.stderr", stream)
-    configure("info", "json")
-    yield stream
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    structlog.reset_defaults()
 
 
 def app_logging_twice() -> RequestId:
